@@ -1,0 +1,26 @@
+# Every third-party dependency, from Debian 12 packages (tools/setup installs them).
+
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+find_package(Torch REQUIRED)
+find_package(Eigen3 3.3 REQUIRED NO_MODULE)
+find_package(CLI11 REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(nlohmann_json 3.9 REQUIRED)
+
+pkg_check_modules(FFMPEG REQUIRED IMPORTED_TARGET
+  libavformat libavcodec libavutil libswscale libswresample)
+pkg_check_modules(SNDFILE REQUIRED IMPORTED_TARGET sndfile)
+
+# LibTorch's own target drags -D_GLIBCXX_USE_CXX11_ABI and its include dirs along.
+# Only the libraries that need it link it (through emogene_use_torch), so most of the
+# tree compiles without LibTorch's headers. They share one precompiled header.
+set(EMOGENE_TORCH_PCH "${PROJECT_SOURCE_DIR}/src/core/torch_pch.h")
+add_library(emogene_torch_pch STATIC "${PROJECT_SOURCE_DIR}/src/core/torch_pch.cpp")
+target_link_libraries(emogene_torch_pch PUBLIC torch PRIVATE emogene_warnings)
+target_precompile_headers(emogene_torch_pch PRIVATE "${EMOGENE_TORCH_PCH}")
+
+function(emogene_use_torch target)
+  target_link_libraries(${target} PUBLIC torch)
+  target_precompile_headers(${target} REUSE_FROM emogene_torch_pch)
+endfunction()

@@ -1,0 +1,18 @@
+// Each subcommand lives in its own file: an options struct, setup_<cmd>() that registers it with
+// CLI11, and a run function. setup_<cmd>() stores the run function in `run`, which main() calls
+// after parsing and after the global options (threads, logging) are in force.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace emogene::cli {
+
+using RunFn = std::function<void()>;
+
+void setup_info(CLI::App& app, RunFn& run);
+
+// `emogene --version`: prints the versions, live BLAS, CPU features and thread count.
+void print_version();
+
+}  // namespace emogene::cli

@@ -1,0 +1,1 @@
+// Compiles the shared LibTorch precompiled header (src/core/torch_pch.h) once.

@@ -1,0 +1,23 @@
+// Helpers shared by the tests: a fresh temporary folder per test, small file writers.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace emogene::test {
+
+// A folder unique to the running test (under $EMOGENE_TEST_TMP or /tmp), emptied first.
+std::string temp_dir();
+
+// Writes raw bytes to a file (not atomically: tests make corrupt files on purpose).
+void write_bytes(const std::string& path, const std::vector<std::uint8_t>& bytes);
+void write_text(const std::string& path, const std::string& text);
+
+// n pseudo-random bytes from a fixed seed.
+std::vector<std::uint8_t> random_bytes(std::size_t n, std::uint32_t seed);
+
+// The first max_bytes of a file, to make a truncated copy.
+std::vector<std::uint8_t> head_of_file(const std::string& path, std::size_t max_bytes);
+
+}  // namespace emogene::test
