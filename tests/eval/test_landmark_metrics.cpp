@@ -1,0 +1,39 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "emogene/eval/landmark_metrics.h"
+
+using namespace emogene;
+using landmarks::Sequence;
+
+TEST(LandmarkMetrics, LmdKnownAnswer) {
+  Sequence ref, pred;
+  for (int t = 0; t < 3; ++t) {
+    landmarks::Shape s = landmarks::mean_face() * 2.f;  // IOD 2
+    ref.push_back(s);
+    landmarks::Shape p = s;
+    for (int i = 48; i < 68; ++i) p(i, 0) += 0.1f * static_cast<float>(t);  // mouth moved by 0.1 t
+    pred.push_back(p);
+  }
+  // Mouth: mean over frames of 0.1 t / 2 = (0 + 0.05 + 0.1) / 3.
+  EXPECT_NEAR(eval::mouth_lmd(pred, ref), 0.05, 1e-6);
+  // Face: 20 of 68 points moved.
+  EXPECT_NEAR(eval::face_lmd(pred, ref), 0.05 * 20.0 / 68.0, 1e-6);
+  EXPECT_NEAR(eval::face_lmd(ref, ref), 0.0, 0.0);
+  Sequence shorter = ref;
+  shorter.data.resize(shorter.data.size() - 68 * 3);
+  EXPECT_ANY_THROW(eval::lmd(shorter, ref, 0, 68));
+}
+
+TEST(LandmarkMetrics, PearsonAndEnvelope) {
+  std::vector<float> a = {1, 2, 3, 4}, b = {2, 4, 6, 8}, c = {4, 3, 2, 1}, k = {1, 1, 1, 1};
+  EXPECT_NEAR(eval::pearson(a, b), 1.0, 1e-12);
+  EXPECT_NEAR(eval::pearson(a, c), -1.0, 1e-12);
+  EXPECT_EQ(eval::pearson(a, k), 0.0);
+  // 1 s of audio at 100 Hz: silent first half, a constant 0.5 in the second.
+  std::vector<float> mono(100, 0.f);
+  for (int i = 50; i < 100; ++i) mono[static_cast<std::size_t>(i)] = 0.5f;
+  auto env = eval::audio_envelope(mono, 100, 4, 4);
+  EXPECT_EQ(env, (std::vector<float>{0.f, 0.f, 0.5f, 0.5f}));
+}
