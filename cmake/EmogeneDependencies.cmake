@@ -11,6 +11,8 @@ find_package(nlohmann_json 3.9 REQUIRED)
 pkg_check_modules(FFMPEG REQUIRED IMPORTED_TARGET
   libavformat libavcodec libavutil libswscale libswresample)
 pkg_check_modules(SNDFILE REQUIRED IMPORTED_TARGET sndfile)
+pkg_check_modules(STB REQUIRED IMPORTED_TARGET stb)
+pkg_check_modules(ESPEAK REQUIRED IMPORTED_TARGET espeak-ng)
 
 # LibTorch's own target drags -D_GLIBCXX_USE_CXX11_ABI and its include dirs along.
 # Only the libraries that need it link it (through emogene_use_torch), so most of the

@@ -11,6 +11,7 @@ namespace emogene::cli {
 using RunFn = std::function<void()>;
 
 void setup_info(CLI::App& app, RunFn& run);
+void setup_synth(CLI::App& app, RunFn& run);
 
 // `emogene --version`: prints the versions, live BLAS, CPU features and thread count.
 void print_version();

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
 
   cli::RunFn run;
   cli::setup_info(app, run);
+  cli::setup_synth(app, run);
 
   try {
     app.parse(argc, argv);

@@ -216,18 +216,13 @@ std::vector<std::uint8_t> serialize_npy(const Array& a) {
   if (a.bytes.size() != nbytes)
     throw internal_error("npy", "array of shape " + shape_string(a.shape) + " holds " +
                                     std::to_string(a.bytes.size()) + " bytes, expected " + std::to_string(nbytes));
-  std::vector<std::uint8_t> out;
+  std::string head(kMagic, 6);
+  head += static_cast<char>(major);
+  head += '\0';
+  const std::size_t hl = header.size();
+  for (std::size_t b = 0; b < prefix - 8; ++b) head += static_cast<char>((hl >> (8 * b)) & 0xff);
+  std::vector<std::uint8_t> out(head.begin(), head.end());
   out.reserve(prefix + header.size() + nbytes);
-  out.insert(out.end(), kMagic, kMagic + 6);
-  out.push_back(static_cast<std::uint8_t>(major));
-  out.push_back(0);
-  std::size_t hl = header.size();
-  out.push_back(static_cast<std::uint8_t>(hl & 0xff));
-  out.push_back(static_cast<std::uint8_t>((hl >> 8) & 0xff));
-  if (major == 2) {
-    out.push_back(static_cast<std::uint8_t>((hl >> 16) & 0xff));
-    out.push_back(static_cast<std::uint8_t>((hl >> 24) & 0xff));
-  }
   out.insert(out.end(), header.begin(), header.end());
   out.insert(out.end(), a.bytes.begin(), a.bytes.end());
   return out;
