@@ -59,7 +59,8 @@ std::vector<Segment> detect_speech(const std::vector<float>& mono, int sample_ra
     const std::int64_t b = std::min<std::int64_t>(n, j * hop - len / 2 + len);
     double sum = 0;
     for (std::int64_t i = a; i < b; ++i) sum += static_cast<double>(mono[i]) * mono[i];
-    db[static_cast<std::size_t>(j)] = 10.0 * std::log10(sum / static_cast<double>(std::max<std::int64_t>(1, b - a)) + 1e-12);
+    const double e = 10.0 * std::log10(sum / static_cast<double>(std::max<std::int64_t>(1, b - a)) + 1e-12);
+    db[static_cast<std::size_t>(j)] = std::isfinite(e) ? e : -120.0;  // NaN/inf samples: not speech
   }
 
   // Noise floor. Most recordings pause often enough that the 10th percentile of the frame

@@ -2,6 +2,7 @@
 // checkpoint holds.
 #include <cstdio>
 #include <cstring>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
@@ -9,6 +10,7 @@
 #include "emogene/core/fileio.h"
 #include "emogene/core/npy.h"
 #include "emogene/core/safetensors.h"
+#include "emogene/dataset/dataset.h"
 #include "emogene/video/video.h"
 
 namespace emogene::cli {
@@ -95,10 +97,39 @@ json media_info(const std::string& path) {
           {"duration", m.duration}, {"streams", streams}};
 }
 
+json dataset_info(const std::string& dir) {
+  dataset::Dataset ds(dir);
+  const auto& m = ds.meta();
+  json splits = json::object(), emotions = json::object();
+  std::set<std::string> ids, voices, sentences;
+  double seconds = 0;
+  int with_frames = 0;
+  for (const auto& c : m.clips) {
+    splits[c.split] = splits.value(c.split, 0) + 1;
+    emotions[c.emotion] = emotions.value(c.emotion, 0) + 1;
+    ids.insert(c.identity);
+    voices.insert(c.voice);
+    sentences.insert(c.sentence);
+    seconds += c.duration;
+    with_frames += c.has_frames;
+  }
+  return {{"path", dir}, {"kind", "dataset"}, {"dataset_kind", m.kind}, {"fps", m.fps}, {"size", m.size},
+          {"intrinsics", m.intrinsics}, {"clips", m.clips.size()}, {"seconds", seconds}, {"splits", splits},
+          {"emotions", emotions}, {"identities", ids.size()}, {"voices", voices.size()},
+          {"sentences", sentences.size()}, {"clips_with_frames", with_frames}};
+}
+
 void print_human(const json& j) {
   const std::string kind = j["kind"];
   std::printf("%s: %s\n", j["path"].get<std::string>().c_str(), kind.c_str());
-  if (kind == "npy") {
+  if (kind == "dataset") {
+    std::printf("  %s dataset, %d clips, %.1f s, %g fps, size %dx%d\n", j["dataset_kind"].get<std::string>().c_str(),
+                j["clips"].get<int>(), j["seconds"].get<double>(), j["fps"].get<double>(), j["size"][0].get<int>(),
+                j["size"][1].get<int>());
+    std::printf("  %d identities, %d voices, %d sentences, %d clips with frames\n", j["identities"].get<int>(),
+                j["voices"].get<int>(), j["sentences"].get<int>(), j["clips_with_frames"].get<int>());
+    std::printf("  splits: %s\n  emotions: %s\n", j["splits"].dump().c_str(), j["emotions"].dump().c_str());
+  } else if (kind == "npy") {
     std::printf("  dtype %s, shape %s\n", j["dtype"].get<std::string>().c_str(),
                 shape_string(j["shape"].get<std::vector<std::int64_t>>()).c_str());
     if (j.contains("min"))
@@ -134,9 +165,9 @@ void print_human(const json& j) {
 
 void run_info(const InfoOptions& opt) {
   if (!file_exists(opt.path)) throw bad_input(opt.path, "no such file");
-  if (is_directory(opt.path)) throw bad_input(opt.path, "is a folder, expected a file");
   json j;
-  switch (sniff(opt.path)) {
+  if (is_directory(opt.path)) j = dataset_info(opt.path);
+  else switch (sniff(opt.path)) {
     case Kind::Npy: j = npy_info(opt.path); break;
     case Kind::Safetensors: j = safetensors_info(opt.path); break;
     case Kind::Media: j = media_info(opt.path); break;
@@ -153,7 +184,8 @@ void setup_info(CLI::App& app, RunFn& run) {
   auto opt = std::make_shared<InfoOptions>();
   CLI::App* sub = app.add_subcommand("info", "Show what a file holds: audio or video (duration, rate, channels, "
                                              "codecs, size, fps, frames, streams), a .npy array (dtype, shape, "
-                                             "range) or a safetensors checkpoint (tensors, shapes, metadata)");
+                                             "range), a safetensors checkpoint (tensors, shapes, metadata) or a dataset folder (clips, "
+                                             "splits, emotions, identities)");
   sub->add_option("FILE", opt->path, "The file to inspect")->required();
   sub->add_flag("--json", opt->json, "Print JSON instead of text");
   sub->callback([opt, &run] { run = [opt] { run_info(*opt); }; });

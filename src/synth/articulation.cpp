@@ -85,8 +85,9 @@ std::vector<Viseme> articulate(const std::vector<Phone>& phones, const std::vect
       acc[1] += static_cast<float>(d) * s.v.round;
       acc[2] += static_cast<float>(d) * s.v.spread;
       acc[4] += static_cast<float>(d) * s.v.dental;
-      // Closure: bilabials dominate strongly inside their own span.
-      double dc = s.bilabial ? 40.0 * std::exp(-std::max(0.0, std::abs(dt) - 0.6 * s.half) / 0.012) : d;
+      // Closure: a bilabial holds the lips shut over its whole span (plus 10 ms) and dominates
+      // its neighbours there; outside it the influence falls off within ~10 ms.
+      double dc = s.bilabial ? 200.0 * std::exp(-std::max(0.0, std::abs(dt) - s.half - 0.010) / 0.010) : d;
       wc += dc;
       cacc += static_cast<float>(dc) * s.v.close;
     }

@@ -111,6 +111,18 @@ Shape pose_face(const Shape& neutral, const Viseme& v0, const AUVector& au, floa
   for (int i : {49, 50, 51, 52, 53}) move(s, i, 0, -0.015f * au[AU23] - 0.01f * au[AU24]);
   for (int i : {48, 54}) move(s, i, -side(neutral, i) * 0.015f * au[AU23], 0);
 
+  // Lip closure wins over expression: a bilabial brings the inner lips together whatever the
+  // action units did to them (an upper lip raiser cannot keep a /p/ open).
+  if (close > 0) {
+    const int lips[3][2] = {{61, 67}, {62, 66}, {63, 65}};
+    for (const auto& p : lips) {
+      float gap = s(p[0], 1) - s(p[1], 1);
+      if (gap <= 0) continue;
+      s(p[0], 1) -= 0.5f * close * gap;
+      s(p[1], 1) += 0.5f * close * gap;
+    }
+  }
+
   // --- eyelids: blinks close the upper lid onto the lower one ---------------------------------
   const float shut = 1.f - std::clamp(eyelid_open, 0.f, 1.f);
   if (shut > 0) {

@@ -1,6 +1,10 @@
 // Speech for the synthetic world: espeak-ng (Debian libespeak-ng) with phoneme events, which give
 // each phoneme's sample position; acted-emotion voice changes; a mnemonic → IPA table.
 #include <espeak-ng/speak_lib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <cstring>
@@ -60,19 +64,101 @@ std::vector<std::string> all_voice_names() {
 
 bool is_pause(const std::string& p) { return p.empty() || p[0] == '_' || p == ";" || p == "||"; }
 
+namespace {
+
+// espeak-ng keeps state from one utterance to the next (the same text twice gives different
+// samples), so each utterance is synthesised in a child forked from the initialised but unused
+// library: every call starts from the same state and the corpus is byte-identical for a seed.
+bool write_all(int fd, const void* p, std::size_t n) {
+  const char* c = static_cast<const char*>(p);
+  while (n > 0) {
+    ssize_t w = ::write(fd, c, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    c += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  return true;
+}
+
+bool read_all(int fd, void* p, std::size_t n) {
+  char* c = static_cast<char*>(p);
+  while (n > 0) {
+    ssize_t r = ::read(fd, c, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    c += r;
+    n -= static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+// Runs in the child: synthesise, then send [n_pcm][pcm...][n_events]([8 chars][sample])...
+[[noreturn]] void child_synth(int fd, const std::string& text, const Voice& voice) {
+  Capture cap;
+  int status = 0;
+  if (espeak_SetVoiceByName(voice.name.c_str()) != EE_OK) status = 1;
+  if (!status) {
+    espeak_SetParameter(espeakRATE, std::clamp(voice.rate, 80, 450), 0);
+    espeak_SetParameter(espeakPITCH, std::clamp(voice.pitch, 0, 100), 0);
+    espeak_SetParameter(espeakRANGE, std::clamp(voice.range, 0, 100), 0);
+    unsigned id = 0;
+    if (espeak_Synth(text.c_str(), text.size() + 1, 0, POS_CHARACTER, 0, espeakCHARS_UTF8, &id, &cap) != EE_OK) status = 2;
+    espeak_Synchronize();
+  }
+  std::uint64_t n = status ? 0 : cap.pcm.size();
+  bool ok = write_all(fd, &n, 8) && (n == 0 || write_all(fd, cap.pcm.data(), n * sizeof(short)));
+  std::uint64_t ne = status ? 0 : cap.events.size();
+  ok = ok && write_all(fd, &ne, 8);
+  for (std::size_t i = 0; ok && i < ne; ++i) {
+    char name[8] = {0};
+    std::memcpy(name, cap.events[i].first.c_str(), std::min<std::size_t>(8, cap.events[i].first.size()));
+    std::int64_t pos = cap.events[i].second;
+    ok = write_all(fd, name, 8) && write_all(fd, &pos, 8);
+  }
+  ::_exit(status ? 10 + status : (ok ? 0 : 3));
+}
+
+}  // namespace
+
 Utterance speak(const std::string& text, const Voice& voice) {
   std::lock_guard<std::mutex> lock(g_mutex);
   init_once();
-  if (espeak_SetVoiceByName(voice.name.c_str()) != EE_OK)
-    throw internal_error("espeak-ng", "unknown voice '" + voice.name + "'");
-  espeak_SetParameter(espeakRATE, std::clamp(voice.rate, 80, 450), 0);
-  espeak_SetParameter(espeakPITCH, std::clamp(voice.pitch, 0, 100), 0);
-  espeak_SetParameter(espeakRANGE, std::clamp(voice.range, 0, 100), 0);
+  int fds[2];
+  if (::pipe(fds) != 0) throw internal_error("espeak-ng", "cannot create a pipe: " + errno_text(errno));
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    throw internal_error("espeak-ng", "cannot fork: " + errno_text(errno));
+  }
+  if (pid == 0) {
+    ::close(fds[0]);
+    child_synth(fds[1], text, voice);
+  }
+  ::close(fds[1]);
   Capture cap;
-  unsigned id = 0;
-  espeak_ERROR err = espeak_Synth(text.c_str(), text.size() + 1, 0, POS_CHARACTER, 0, espeakCHARS_UTF8, &id, &cap);
-  if (err != EE_OK) throw internal_error("espeak-ng", "synthesis failed for '" + text + "'");
-  espeak_Synchronize();
+  std::uint64_t n = 0, ne = 0;
+  bool ok = read_all(fds[0], &n, 8);
+  if (ok && n > 0 && n < (1ull << 32)) {
+    cap.pcm.resize(n);
+    ok = read_all(fds[0], cap.pcm.data(), n * sizeof(short));
+  }
+  ok = ok && read_all(fds[0], &ne, 8) && ne < (1ull << 24);
+  for (std::uint64_t i = 0; ok && i < ne; ++i) {
+    char name[9] = {0};
+    std::int64_t pos = 0;
+    ok = read_all(fds[0], name, 8) && read_all(fds[0], &pos, 8);
+    cap.events.emplace_back(name, static_cast<long>(pos));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !ok) {
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 11) throw internal_error("espeak-ng", "unknown voice '" + voice.name + "'");
+    throw internal_error("espeak-ng", "synthesis failed for '" + text + "'");
+  }
   Utterance u;
   u.audio.sample_rate = g_rate;
   u.audio.channels = 1;

@@ -1,8 +1,8 @@
 // VideoReader: decodes the best video stream of any file FFmpeg reads, one frame at a time, and
 // converts it to RGB24 at the requested size (swscale) and rate (frames repeated or dropped by
 // presentation time).
+#include <algorithm>
 #include <cmath>
-#include <limits>
 #include <string>
 #include <vector>
 
@@ -176,7 +176,9 @@ VideoReader::VideoReader(const std::string& path, const ReaderOptions& opt)
 
   m.fmt = ff::open_input(path);
   int idx = av_find_best_stream(m.fmt.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
-  if (idx < 0) throw bad_input(path, "has no video stream");
+  // Cover art in an audio file is a "video" stream of one picture; it is not a video.
+  if (idx < 0 || (m.fmt->streams[idx]->disposition & AV_DISPOSITION_ATTACHED_PIC))
+    throw bad_input(path, "has no video stream");
   m.stream = idx;
   for (unsigned i = 0; i < m.fmt->nb_streams; ++i)
     if (static_cast<int>(i) != idx) m.fmt->streams[i]->discard = AVDISCARD_ALL;

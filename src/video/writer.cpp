@@ -4,6 +4,7 @@
 // name (AtomicOutput) and renamed into place by finish().
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -84,10 +85,12 @@ struct VideoWriter::Impl {
   std::vector<float> scratch;   // manual downmix buffer
   std::vector<std::vector<float>> conv;  // swr output, one plane per channel
 
-  bool finished = false;
+  // Open until finish() succeeds (Finished); an error inside write() or finish() leaves the
+  // encoders in an unknown state (Failed): later calls throw, and the destructor cleans up.
+  enum class State { Open, Finished, Failed } state = State::Open;
 
   Impl(const std::string& p, const WriterOptions& o, const audio::Waveform* a)
-      : out(p), path(p), opt(o), wave(a && a->frames() > 0 ? a : nullptr) {}
+      : out(p), path(p), opt(o), wave(a && !a->samples.empty() ? a : nullptr) {}
 
   void open_video();
   void open_audio();
@@ -124,7 +127,10 @@ void VideoWriter::Impl::open_video() {
   AVDictionary* dict = nullptr;
   std::string threads = std::to_string(opt.encoder_threads);
   av_dict_set(&dict, "threads", threads.c_str(), 0);
-  av_dict_set(&dict, "x264-params", ("threads=" + threads).c_str(), 0);
+  // mbtree off: x264 r3095's macroblock-tree pass reads memory it never wrote, so with it the
+  // bytes depend on what the heap held before (seen with MALLOC_PERTURB_ and with a second writer
+  // in one process), which breaks "same inputs, same bytes".
+  av_dict_set(&dict, "x264-params", ("threads=" + threads + ":mbtree=0").c_str(), 0);
   av_dict_set(&dict, "preset", opt.preset.c_str(), 0);
   av_dict_set(&dict, "crf", std::to_string(opt.crf).c_str(), 0);
   int ret = avcodec_open2(venc.get(), codec, &dict);
@@ -158,8 +164,10 @@ void VideoWriter::Impl::open_video() {
   yuv->width = opt.width;
   yuv->height = opt.height;
   ff::check(av_frame_get_buffer(yuv.get(), 0), path, "out of memory for a frame", false);
+  // Row padding is read by SIMD copies downstream; keep it defined so it cannot leak into bytes.
   for (AVFrame* f : {rgb.get(), yuv.get()})
-    for (int p = 0; p < 4 && f->buf[p]; ++p) memset(f->buf[p]->data, 0, f->buf[p]->size);
+    for (int i = 0; i < AV_NUM_DATA_POINTERS && f->buf[i]; ++i)
+      std::memset(f->buf[i]->data, 0, f->buf[i]->size);
 }
 
 void VideoWriter::Impl::open_audio() {
@@ -178,7 +186,9 @@ void VideoWriter::Impl::open_audio() {
   aenc->sample_fmt = AV_SAMPLE_FMT_FLTP;
   aenc->sample_rate = out_rate;
   av_channel_layout_default(&aenc->ch_layout, out_channels);
-  aenc->bit_rate = opt.audio_bitrate;
+  // AAC carries at most 6144 bits per channel per 1024-sample frame; ask for no more.
+  aenc->bit_rate = std::min<std::int64_t>(opt.audio_bitrate,
+                                          std::int64_t{6144} * out_channels * out_rate / 1024);
   aenc->time_base = AVRational{1, out_rate};  // pts counts samples
   if (fmt->oformat->flags & AVFMT_GLOBALHEADER) aenc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
   ff::check(avcodec_open2(aenc.get(), codec, nullptr), path, "cannot open the AAC encoder");
@@ -329,6 +339,9 @@ VideoWriter::VideoWriter(const std::string& path, const WriterOptions& opt,
     throw bad_input(path, "frame rate " + std::to_string(opt.fps) + " must be in (0, 1000]");
   if (opt.encoder_threads < 1)
     throw bad_input(path, "encoder threads must be at least 1");
+  if (audio && opt.audio_bitrate <= 0)
+    throw bad_input(path,
+                    "audio bitrate " + std::to_string(opt.audio_bitrate) + " must be positive");
   impl_ = std::make_unique<Impl>(path, opt, audio);  // AtomicOutput refuses a missing folder
   Impl& m = *impl_;
 
@@ -350,8 +363,11 @@ std::int64_t VideoWriter::frames_written() const { return impl_->frames; }
 
 void VideoWriter::write(const std::uint8_t* rgb) {
   Impl& m = *impl_;
-  if (m.finished) throw internal_error(m.path, "write() after finish()");
+  if (m.state != Impl::State::Open)
+    throw internal_error(m.path, m.state == Impl::State::Finished ? "write() after finish()"
+                                                                  : "write() after a failure");
   if (!rgb) throw internal_error(m.path, "write() given no pixels");
+  m.state = Impl::State::Failed;  // until this frame is through
 
   const int w = m.opt.width, h = m.opt.height;
   ff::check(av_frame_make_writable(m.rgb.get()), m.path, "out of memory for a frame", false);
@@ -370,13 +386,15 @@ void VideoWriter::write(const std::uint8_t* rgb) {
     m.feed_audio(until, false);
     m.encode_audio(false);
   }
+  m.state = Impl::State::Open;
 }
 
 void VideoWriter::finish() {
   Impl& m = *impl_;
-  if (m.finished) return;
+  if (m.state == Impl::State::Finished) return;
+  if (m.state == Impl::State::Failed) throw internal_error(m.path, "finish() after a failure");
   if (m.frames == 0) throw internal_error(m.path, "finish() without any frame written");
-  m.finished = true;
+  m.state = Impl::State::Failed;  // until the file is in place
   if (m.wave) {
     m.feed_audio(m.wave->frames(), true);
     m.encode_audio(true);
@@ -387,6 +405,7 @@ void VideoWriter::finish() {
   int ret = avio_closep(&m.fmt->pb);
   if (ret < 0) throw bad_input(m.path, "cannot write: " + ff::error_text(ret));
   m.out.commit();
+  m.state = Impl::State::Finished;
 }
 
 }  // namespace emogene::video

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -84,8 +85,8 @@ void expect_edges(const std::vector<Segment>& got, const std::vector<Segment>& t
   }
 }
 
-// Bursts of 0.75-1.25 s with silences of 0.4-1.5 s between them.
-const std::vector<Segment> kTruth = {{0.50, 1.75}, {2.25, 3.00}, {4.50, 5.50}, {5.90, 6.65}, {7.40, 8.40}};
+// Bursts of 0.75-1.25 s with silences of 0.4-1.5 s between them, edges off the 10 ms hop grid.
+const std::vector<Segment> kTruth = {{0.513, 1.763}, {2.257, 3.007}, {4.531, 5.531}, {5.936, 6.686}, {7.404, 8.404}};
 constexpr double kTotal = 9.0;
 
 struct NoiseCase {
@@ -93,6 +94,8 @@ struct NoiseCase {
   double noise_dbfs;
   int rate;
 };
+
+void PrintTo(const NoiseCase& c, std::ostream* os) { *os << c.name; }
 
 class Vad : public testing::TestWithParam<NoiseCase> {};
 

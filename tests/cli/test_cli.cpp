@@ -160,6 +160,25 @@ TEST(Cli, BadFilesExit2WithOneLineNamingTheFile) {
     EXPECT_NE(r.err.find(f), std::string::npos) << r.err;
     EXPECT_TRUE(r.out.empty()) << r.out;
   }
-  Result dir = run("info " + d);
+  Result dir = run("info " + d);  // a folder that is not a dataset
   EXPECT_EQ(dir.code, 2);
+  EXPECT_NE(dir.err.find("not a dataset"), std::string::npos) << dir.err;
+}
+
+TEST(Cli, SynthThenInfoOnTheDataset) {
+  std::string d = test::temp_dir();
+  Result s = run("synth --out " + d + "/ds --seconds 4 --identities 3 --emotions neutral,sad --seed 2");
+  ASSERT_EQ(s.code, 0) << s.err;
+  Result j = run("info --json " + d + "/ds");
+  ASSERT_EQ(j.code, 0) << j.err;
+  auto js = nlohmann::json::parse(j.out);
+  EXPECT_EQ(js["dataset_kind"], "corpus");
+  EXPECT_EQ(js["clips"], 4);  // one group: neutral + sad at three intensities
+  EXPECT_EQ(js["emotions"]["sad"], 3);
+  Result again = run("synth --out " + d + "/ds --seconds 4 --identities 3");
+  EXPECT_EQ(again.code, 2);
+  EXPECT_NE(again.err.find("--force"), std::string::npos) << again.err;
+  Result bad = run("synth --out " + d + "/x --emotions happy,glad");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_EQ(lines(bad.err), 1) << bad.err;
 }
