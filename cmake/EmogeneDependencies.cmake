@@ -2,6 +2,7 @@
 
 find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
+find_package(OpenMP REQUIRED)
 find_package(Torch REQUIRED)
 find_package(Eigen3 3.3 REQUIRED NO_MODULE)
 find_package(CLI11 REQUIRED)
@@ -13,6 +14,13 @@ pkg_check_modules(FFMPEG REQUIRED IMPORTED_TARGET
 pkg_check_modules(SNDFILE REQUIRED IMPORTED_TARGET sndfile)
 pkg_check_modules(STB REQUIRED IMPORTED_TARGET stb)
 pkg_check_modules(ESPEAK REQUIRED IMPORTED_TARGET espeak-ng)
+# dlib (face/): its pkg-config file lists libraries by full path, which CMake puts before the
+# objects; link the library and the BLAS/LAPACK its headers call (DLIB_USE_BLAS) explicitly.
+find_library(DLIB_LIBRARY dlib REQUIRED)
+find_library(DLIB_BLAS blas REQUIRED)
+find_library(DLIB_LAPACK lapack REQUIRED)
+add_library(emogene_dlib INTERFACE)
+target_link_libraries(emogene_dlib INTERFACE ${DLIB_LIBRARY} ${DLIB_LAPACK} ${DLIB_BLAS} Threads::Threads)
 
 # LibTorch's own target drags -D_GLIBCXX_USE_CXX11_ABI and its include dirs along.
 # Only the libraries that need it link it (through emogene_use_torch), so most of the

@@ -10,15 +10,19 @@ void setup_synth(CLI::App& app, RunFn& run) {
       "synth", "Make a dataset of the synthetic world (DESIGN §3, §5): espeak-ng speech with phoneme timings, "
                "visemes with coarticulation, the 8 emotions with dynamics, identities, head motion, idle and blinks");
   sub->add_option("--out,-o", opt->out, "Output dataset folder (must not exist or be empty, unless --force)")->required();
-  sub->add_option("--kind", opt->kind, "corpus (speech/emotion landmarks, no pixels)")
+  sub->add_option("--kind", opt->kind,
+                  "corpus: many identities and voices, landmarks and audio, no pixels; subject: one identity in a "
+                  "take of consecutive clips with rendered frames, masks and a background (needs dlib's model and "
+                  "astronaut.png, both installed by tools/setup)")
       ->check(CLI::IsMember({"corpus", "subject"}))->capture_default_str();
-  sub->add_option("--seconds", opt->seconds, "Total audio to generate, in seconds")->capture_default_str();
+  sub->add_option("--seconds", opt->seconds, "Total audio to generate, in seconds (subject: the take's length)")->capture_default_str();
   sub->add_option("--identities", opt->identities, "Number of identities (at least 3: splits share none)")->capture_default_str();
   sub->add_option("--emotions", opt->emotions, "all, or a comma-separated list of emotion names")->capture_default_str();
-  sub->add_option("--size", opt->size, "Image size the intrinsics are given for (even)")->capture_default_str();
+  sub->add_option("--size", opt->size, "Frame size in pixels, square and even (subject: at least 96; the face is ~0.4 of it)")->capture_default_str();
   sub->add_option("--fps", opt->fps, "Frame rate of the landmark tracks")->capture_default_str();
   sub->add_option("--seed", opt->seed, "Random seed: same seed, same bytes")->capture_default_str();
-  sub->add_flag("--preview", opt->preview, "Also write preview.png: landmark drawings across emotions and visemes");
+  sub->add_flag("--preview", opt->preview, "Also write preview.png: corpus: landmark drawings across emotions and visemes; subject: a "
+                "contact sheet of rendered frames (every emotion, visemes, eyes shut, yaw -25/0/+25, pitch)");
   sub->add_flag("--force", opt->force, "Replace an existing non-empty output folder");
   sub->callback([opt, &run] { run = [opt] { synth::run_synth(*opt); }; });
 }

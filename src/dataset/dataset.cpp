@@ -162,6 +162,20 @@ void DatasetWriter::write_clip(const ClipMeta& meta, const ClipData& c) {
   clips_.push_back(meta);
 }
 
+std::string DatasetWriter::frame_path(const std::string& clip_id, std::int64_t i) {
+  std::string d = clip_dir(tmp_, clip_id) + "/frames";
+  fs::create_directories(d);
+  return d + "/" + four(i) + ".png";
+}
+
+std::string DatasetWriter::mask_path(const std::string& clip_id, std::int64_t i) {
+  std::string d = clip_dir(tmp_, clip_id) + "/masks";
+  fs::create_directories(d);
+  return d + "/" + four(i) + ".png";
+}
+
+void DatasetWriter::write_background(const Image& img) { write_png(tmp_ + "/background.png", img); }
+
 void DatasetWriter::finish(DatasetMeta meta) {
   meta.clips = clips_;
   std::string text = to_json(meta).dump(1);

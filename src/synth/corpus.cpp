@@ -13,7 +13,9 @@
 #include "emogene/core/interrupt.h"
 #include "emogene/core/progress.h"
 #include "emogene/dataset/dataset.h"
+#include "emogene/synth/subject.h"
 #include "emogene/synth/synth.h"
+#include "synth/clip.h"
 #include "emogene/synth/world.h"
 #include "synth/sentences.h"
 
@@ -22,27 +24,7 @@ namespace emogene::synth {
 using emotion::Emotion;
 using landmarks::Shape;
 
-namespace {
-
-constexpr float kCameraDistance = 8.f;  // canonical units (≈ 72 cm for a 90 mm eye span)
-
-struct Pools {
-  std::vector<std::string> sentences[3];
-  std::vector<std::string> voices[3];
-  std::vector<int> identities[3];
-};
-const char* kSplits[3] = {"train", "val", "test"};
-
-template <class T>
-void partition(std::vector<T> items, std::mt19937_64& rng, double val, double test, std::vector<T> out[3]) {
-  std::shuffle(items.begin(), items.end(), rng);
-  std::size_t n = items.size();
-  std::size_t nt = std::max<std::size_t>(1, static_cast<std::size_t>(std::lround(n * test)));
-  std::size_t nv = std::max<std::size_t>(1, static_cast<std::size_t>(std::lround(n * val)));
-  out[2].assign(items.begin(), items.begin() + static_cast<long>(nt));
-  out[1].assign(items.begin() + static_cast<long>(nt), items.begin() + static_cast<long>(nt + nv));
-  out[0].assign(items.begin() + static_cast<long>(nt + nv), items.end());
-}
+namespace detail {
 
 std::uint64_t mix(std::uint64_t a, std::uint64_t b) {
   std::uint64_t x = a * 0x9E3779B97F4A7C15ull ^ (b + 0x7F4A7C159E3779B9ull + (a << 6) + (a >> 2));
@@ -76,39 +58,35 @@ std::vector<std::uint8_t> idle_from_phones(const std::vector<Phone>& phones, std
   return idle;
 }
 
-struct ClipSpec {
-  std::string id, sentence, voice, split;
-  int identity = 0;
-  Emotion emotion = Emotion::Neutral;
-  int level = 0;  // 0 neutral, 1-3 MEAD levels
-  std::uint64_t seed = 0;
-};
-
-dataset::ClipData make_clip(const ClipSpec& spec, const Shape& neutral, const Voice& base_voice, double fps) {
-  std::mt19937_64 rng(spec.seed);
+ClipDraft draft_clip(const ClipSpec& spec, const Voice& base_voice, double fps, std::mt19937_64& rng) {
   const float level = spec.level == 0 ? 0.f : emotion::mead_level_intensity(spec.level);
   Voice voice = emotional_voice(base_voice, spec.emotion, level);
-  Utterance u = speak(spec.sentence, voice);
-  if (u.audio.samples.empty()) throw internal_error("synth", "espeak-ng produced no audio for '" + spec.sentence + "'");
-  const int sr = u.audio.sample_rate;
   std::uniform_real_distribution<double> pad(0.3, 0.9);
   const double lead = pad(rng), trail = pad(rng);
-  const auto nlead = static_cast<std::size_t>(std::lround(lead * sr)), ntrail = static_cast<std::size_t>(std::lround(trail * sr));
-  dataset::ClipData c;
-  c.audio.sample_rate = sr;
+  ClipDraft d;
+  dataset::ClipData& c = d.clip;
   c.audio.channels = 1;
-  c.audio.samples.assign(nlead, 0.f);
-  c.audio.samples.insert(c.audio.samples.end(), u.audio.samples.begin(), u.audio.samples.end());
-  c.audio.samples.resize(c.audio.samples.size() + ntrail, 0.f);
-  const double lead_s = static_cast<double>(nlead) / sr;
-  const double dur = c.audio.duration();
   std::vector<Phone> phones;
-  phones.push_back({"_", "", 0, lead_s});
-  for (Phone p : u.phones) {
-    p.start += lead_s;
-    p.end += lead_s;
-    phones.push_back(p);
+  for (std::size_t k = 0; k < spec.sentences.size(); ++k) {
+    Utterance u = speak(spec.sentences[k], voice);
+    if (u.audio.samples.empty()) throw internal_error("synth", "espeak-ng produced no audio for '" + spec.sentences[k] + "'");
+    const int sr = u.audio.sample_rate;
+    c.audio.sample_rate = sr;
+    const double gap = k == 0 ? lead : (k - 1 < spec.gaps.size() ? spec.gaps[k - 1] : 0.5);
+    const double at = c.audio.duration();
+    c.audio.samples.resize(c.audio.samples.size() + static_cast<std::size_t>(std::lround(gap * sr)), 0.f);
+    const double start = c.audio.duration();
+    phones.push_back({"_", "", phones.empty() ? 0.0 : at, start});
+    c.audio.samples.insert(c.audio.samples.end(), u.audio.samples.begin(), u.audio.samples.end());
+    for (Phone p : u.phones) {
+      p.start += start;
+      p.end += start;
+      phones.push_back(p);
+    }
   }
+  const int sr = c.audio.sample_rate;
+  c.audio.samples.resize(c.audio.samples.size() + static_cast<std::size_t>(std::lround(trail * sr)), 0.f);
+  const double dur = c.audio.duration();
   phones.push_back({"_", "", phones.back().end, dur});
 
   const std::int64_t T = landmarks::frame_count(dur, fps);
@@ -139,7 +117,6 @@ dataset::ClipData make_clip(const ClipSpec& spec, const Shape& neutral, const Vo
     case Emotion::Neutral: break;
   }
   const AUVector proto = emotion_prototype(spec.emotion);
-  c.blink = blink_track(T, fps, rng);
   c.emotion.assign(static_cast<std::size_t>(T) * 8, 0.f);
   float accent = 0;
   for (std::int64_t i = 0; i < T; ++i) {
@@ -156,10 +133,9 @@ dataset::ClipData make_clip(const ClipSpec& spec, const Shape& neutral, const Vo
       au[AU1] += brow;
       au[AU2] += 0.7f * brow;
     }
-    c.landmarks_neutral.push_back(pose_face(neutral, vis[k], AUVector{}, 1.f));
-    c.landmarks_emotional.push_back(pose_face(neutral, vis[k], au, 1.f));
-    c.landmarks.push_back(pose_face(neutral, vis[k], au, c.blink[k]));
+    d.au.push_back(au);
   }
+  d.visemes = vis;
   // Head motion from the audio envelope at frame centres.
   std::vector<float> envelope(static_cast<std::size_t>(T), 0.f);
   for (std::int64_t i = 0; i < T; ++i) {
@@ -168,10 +144,45 @@ dataset::ClipData make_clip(const ClipSpec& spec, const Shape& neutral, const Vo
     for (std::size_t s = a; s < b; ++s) e += static_cast<double>(c.audio.samples[s]) * c.audio.samples[s];
     envelope[static_cast<std::size_t>(i)] = b > a ? static_cast<float>(std::sqrt(e / static_cast<double>(b - a))) * 4.f : 0.f;
   }
-  c.poses = head_poses(c.idle, envelope, fps, kCameraDistance, rng);
+  d.envelope = envelope;
   for (const Phone& p : phones)
     c.phonemes.push_back({{"phone", p.phone}, {"ipa", p.ipa}, {"start", p.start}, {"end", p.end}});
-  return c;
+  return d;
+}
+
+void finish_clip(ClipDraft& d, const Shape& neutral, std::vector<float> blink, std::vector<float> poses) {
+  dataset::ClipData& c = d.clip;
+  c.blink = std::move(blink);
+  c.poses = std::move(poses);
+  for (std::size_t k = 0; k < d.visemes.size(); ++k) {
+    c.landmarks_neutral.push_back(pose_face(neutral, d.visemes[k], AUVector{}, 1.f));
+    c.landmarks_emotional.push_back(pose_face(neutral, d.visemes[k], d.au[k], 1.f));
+    c.landmarks.push_back(pose_face(neutral, d.visemes[k], d.au[k], c.blink[k]));
+  }
+}
+
+}  // namespace detail
+
+using namespace detail;
+
+namespace {
+
+struct Pools {
+  std::vector<std::string> sentences[3];
+  std::vector<std::string> voices[3];
+  std::vector<int> identities[3];
+};
+const char* kSplits[3] = {"train", "val", "test"};
+
+template <class T>
+void partition(std::vector<T> items, std::mt19937_64& rng, double val, double test, std::vector<T> out[3]) {
+  std::shuffle(items.begin(), items.end(), rng);
+  std::size_t n = items.size();
+  std::size_t nt = std::max<std::size_t>(1, static_cast<std::size_t>(std::lround(n * test)));
+  std::size_t nv = std::max<std::size_t>(1, static_cast<std::size_t>(std::lround(n * val)));
+  out[2].assign(items.begin(), items.begin() + static_cast<long>(nt));
+  out[1].assign(items.begin() + static_cast<long>(nt), items.begin() + static_cast<long>(nt + nv));
+  out[0].assign(items.begin() + static_cast<long>(nt + nv), items.end());
 }
 
 void write_preview(const std::string& path, const Shape& neutral) {
@@ -198,9 +209,8 @@ void write_preview(const std::string& path, const Shape& neutral) {
 
 SynthSummary run_synth(const SynthOptions& opt) {
   auto t0 = std::chrono::steady_clock::now();
-  if (opt.kind != "corpus")
-    throw bad_input("--kind " + opt.kind, opt.kind == "subject" ? "rendered subjects are not built yet; use --kind corpus"
-                                                               : "unknown kind (corpus or subject)");
+  if (opt.kind == "subject") return run_subject(opt);
+  if (opt.kind != "corpus") throw bad_input("--kind " + opt.kind, "unknown kind (corpus or subject)");
   if (!(opt.seconds > 0)) throw bad_input("--seconds", "must be positive");
   if (opt.identities < 3) throw bad_input("--identities", "a corpus needs at least 3 (one per split)");
   if (!(opt.fps > 0) || opt.fps > 240) throw bad_input("--fps", "must be in (0, 240]");
@@ -257,14 +267,20 @@ SynthSummary run_synth(const SynthOptions& opt) {
       char id[32];
       std::snprintf(id, sizeof id, "c%05d", sum.clips);
       spec.id = id;
-      spec.sentence = sentence;
+      spec.sentences = {sentence};
       spec.voice = voice_name;
       spec.split = kSplits[split];
       spec.identity = identity;
       spec.emotion = e;
       spec.level = lvl;
       spec.seed = mix(opt.seed, 0xC0000 + static_cast<std::uint64_t>(sum.clips));
-      dataset::ClipData data = make_clip(spec, shapes[static_cast<std::size_t>(identity)], base, opt.fps);
+      std::mt19937_64 crng(spec.seed);
+      ClipDraft draft = draft_clip(spec, base, opt.fps, crng);
+      const std::int64_t T = draft.clip.idle.empty() ? 0 : static_cast<std::int64_t>(draft.clip.idle.size());
+      std::vector<float> blink = blink_track(T, opt.fps, crng);
+      std::vector<float> poses = head_poses(draft.clip.idle, draft.envelope, opt.fps, kCameraDistance, crng);
+      finish_clip(draft, shapes[static_cast<std::size_t>(identity)], std::move(blink), std::move(poses));
+      dataset::ClipData& data = draft.clip;
       char idname[16];
       std::snprintf(idname, sizeof idname, "id%03d", identity);
       dataset::ClipMeta m;

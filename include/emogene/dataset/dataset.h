@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "emogene/audio/audio.h"
+#include "emogene/core/image.h"
 #include "emogene/landmarks/landmarks.h"
 
 namespace emogene::dataset {
@@ -71,6 +72,12 @@ class DatasetWriter {
 
   void write_identity(const std::string& id, const landmarks::Shape& neutral);
   void write_clip(const ClipMeta& meta, const ClipData& data);
+  // Frames of a clip (has_frames): paths of frame / mask `i` in the temporary folder, their folders
+  // created. Writing the PNGs themselves may run in parallel (each file is written atomically).
+  std::string frame_path(const std::string& clip_id, std::int64_t i);
+  std::string mask_path(const std::string& clip_id, std::int64_t i);
+  // background.png (subject datasets).
+  void write_background(const Image& img);
   // Writes dataset.json (with the clips in the order written) and moves the folder into place.
   void finish(DatasetMeta meta);
   const std::string& temp_dir() const { return tmp_; }

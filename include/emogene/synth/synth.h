@@ -8,7 +8,7 @@ namespace emogene::synth {
 
 struct SynthOptions {
   std::string out;
-  std::string kind = "corpus";     // "corpus" (this issue) | "subject" (rendered frames, next issue)
+  std::string kind = "corpus";     // "corpus" (landmarks, no pixels) | "subject" (one identity, rendered frames)
   double seconds = 600;            // total audio
   int identities = 12;
   std::string emotions = "all";
