@@ -15,10 +15,11 @@ pkg_check_modules(SNDFILE REQUIRED IMPORTED_TARGET sndfile)
 pkg_check_modules(STB REQUIRED IMPORTED_TARGET stb)
 pkg_check_modules(ESPEAK REQUIRED IMPORTED_TARGET espeak-ng)
 # dlib (face/): its pkg-config file lists libraries by full path, which CMake puts before the
-# objects; link the library and the BLAS/LAPACK its headers call (DLIB_USE_BLAS) explicitly.
+# objects; link the library and the BLAS/LAPACK its headers call (DLIB_USE_BLAS) explicitly (by
+# soname when the -dev symlinks are absent, as with --no-install-recommends).
 find_library(DLIB_LIBRARY dlib REQUIRED)
-find_library(DLIB_BLAS blas REQUIRED)
-find_library(DLIB_LAPACK lapack REQUIRED)
+find_library(DLIB_BLAS NAMES blas libblas.so.3 REQUIRED)
+find_library(DLIB_LAPACK NAMES lapack liblapack.so.3 REQUIRED)
 add_library(emogene_dlib INTERFACE)
 target_link_libraries(emogene_dlib INTERFACE ${DLIB_LIBRARY} ${DLIB_LAPACK} ${DLIB_BLAS} Threads::Threads)
 
