@@ -95,13 +95,17 @@ std::vector<float> head_poses(const std::vector<std::uint8_t>& idle, const std::
   float prev_env = 0;
   for (std::size_t i = 0; i < T; ++i) {
     const bool speaking = !idle[i];
-    const double sigma_deg[3] = {speaking ? 9.0 : 3.0, speaking ? 6.0 : 2.0, speaking ? 3.0 : 1.0};  // yaw, pitch, roll
+    // Stationary standard deviations in degrees (yaw, pitch, roll).
+    const double sigma_deg[3] = {speaking ? 6.0 : 2.5, speaking ? 4.0 : 1.5, speaking ? 2.0 : 0.8};
     const double stiff = speaking ? 4.0 : 1.5, damp = speaking ? 3.0 : 2.5;
     float env = i < envelope.size() ? envelope[i] : 0.f;
     double nod = speaking ? 60.0 * std::max(0.f, env - prev_env) : 0.0;
     prev_env = env;
     for (int k = 0; k < 3; ++k) {
-      double force = -stiff * stiff * ang[k] - 2 * damp * vel[k] + sigma_deg[k] * stiff * std::sqrt(2 * damp) * n(rng);
+      // x'' + 2·damp·x' + stiff²·x = q·white noise has stationary variance q² / (4·damp·stiff²);
+      // in a step of dt the noise's impulse is q·sqrt(dt)·N(0, 1).
+      const double q = 2.0 * sigma_deg[k] * stiff * std::sqrt(damp);
+      double force = -stiff * stiff * ang[k] - 2 * damp * vel[k] + q * n(rng) / std::sqrt(dt);
       if (k == 1) force -= nod * stiff * stiff;  // a rise in loudness dips the head (a nod)
       vel[k] += force * dt;
       ang[k] += vel[k] * dt;

@@ -109,4 +109,18 @@ TEST(SynthMotion, BlinksAndPoses) {
     EXPECT_NEAR(M(2, 3), -8.f, 0.5f);
     EXPECT_EQ(M(3, 3), 1.f);
   }
+  // Stationary spread of yaw: ~6° while speaking, ~2.5° idle (sigma of the OU process).
+  for (int speaking = 0; speaking < 2; ++speaking) {
+    std::vector<std::uint8_t> id(25 * 600, speaking ? 0 : 1);
+    std::vector<float> e(id.size(), 0.2f);
+    auto q = head_poses(id, e, 25, 8, rng);
+    double s2 = 0;
+    for (std::size_t t = 0; t < id.size(); ++t) {
+      double yaw = std::atan2(q[t * 16 + 2], q[t * 16 + 10]) * 57.29578;
+      s2 += yaw * yaw;
+    }
+    double sd = std::sqrt(s2 / static_cast<double>(id.size()));
+    std::printf("[ figures ] head yaw std %s: %.2f deg\n", speaking ? "speaking" : "idle", sd);
+    EXPECT_NEAR(sd, speaking ? 6.0 : 2.5, speaking ? 1.5 : 0.8);
+  }
 }
