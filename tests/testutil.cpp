@@ -1,6 +1,16 @@
 #include "testutil.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "emogene/core/error.h"
+
+#include <gtest/gtest.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -46,6 +56,46 @@ std::vector<std::uint8_t> head_of_file(const std::string& path, std::size_t max_
   f.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(max_bytes));
   out.resize(static_cast<std::size_t>(f.gcount()));
   return out;
+}
+
+std::string bad_input_message(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::BadInput) << e.what();
+    return e.what();
+  }
+  ADD_FAILURE() << "no error was thrown";
+  return "";
+}
+
+namespace {
+std::string slurp_text(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+}  // namespace
+
+CliResult run_cli(const std::string& binary, const std::string& args) {
+  // Not temp_dir(): that empties the test's folder, which may hold the inputs.
+  std::string dir = (std::filesystem::temp_directory_path() / ("emogene-cli-" + std::to_string(::getpid()))).string();
+  std::filesystem::create_directories(dir);
+  std::string out = dir + "/out.txt", err = dir + "/err.txt";
+  std::string cmd = binary + " " + args + " >" + out + " 2>" + err + " </dev/null";
+  int status = std::system(cmd.c_str());
+  CliResult r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp_text(out);
+  r.err = slurp_text(err);
+  return r;
+}
+
+int count_lines(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
 }
 
 }  // namespace emogene::test

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -19,5 +20,17 @@ std::vector<std::uint8_t> random_bytes(std::size_t n, std::uint32_t seed);
 
 // The first max_bytes of a file, to make a truncated copy.
 std::vector<std::uint8_t> head_of_file(const std::string& path, std::size_t max_bytes);
+
+// Runs f, which must throw an emogene::Error of kind BadInput (a test failure otherwise); returns
+// its message ("" when nothing was thrown).
+std::string bad_input_message(const std::function<void()>& f);
+
+// The emogene binary run with `args` (stdin closed): exit code, stdout, stderr.
+struct CliResult {
+  int code = -1;
+  std::string out, err;
+};
+CliResult run_cli(const std::string& binary, const std::string& args);
+int count_lines(const std::string& s);
 
 }  // namespace emogene::test

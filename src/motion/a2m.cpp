@@ -154,7 +154,7 @@ A2MOutput AudioToMotionImpl::forward(torch::Tensor audio, torch::Tensor target, 
   torch::Tensor t = target_in->forward(target.transpose(1, 2)) * mask;
   torch::Tensor q = post_out->forward(post_down->forward(post_net->forward(t, h, mask) + t)) * mask_d;
   torch::Tensor mu_q = q.index({Slice(), Slice(0, cfg.latent)}), logs_q = q.index({Slice(), Slice(cfg.latent, 2 * cfg.latent)});
-  torch::Tensor eps = torch::randn(mu_q.sizes(), gen, mu_q.options());
+  torch::Tensor eps = torch::randn(mu_q.sizes(), gen, mu_q.options().device(torch::kCPU)).to(mu_q.device());
   torch::Tensor z = (mu_q + torch::exp(logs_q) * eps) * mask_d;
   // KL by one sample: log q(z) − log p(z), with p a Gaussian (from the audio) behind the flow.
   torch::Tensor h_d = prior_down->forward(h) * mask_d;
@@ -186,7 +186,7 @@ torch::Tensor AudioToMotionImpl::infer(torch::Tensor audio, torch::Tensor mask2,
   torch::Tensor h_d = prior_down->forward(h) * mask_d;
   auto [mu_p, logs_p] = prior(h_d, mask_d);
   torch::Tensor y = mu_p;
-  if (temperature > 0) y = y + torch::exp(logs_p) * torch::randn(mu_p.sizes(), gen, mu_p.options()) * temperature;
+  if (temperature > 0) y = y + torch::exp(logs_p) * torch::randn(mu_p.sizes(), gen, mu_p.options().device(torch::kCPU)).to(mu_p.device()) * temperature;
   y = y * mask_d;
   const auto couplings = flows->children();
   for (auto it = couplings.rbegin(); it != couplings.rend(); ++it) y = (*it)->as<Coupling>()->inverse(y, h_d, mask_d);

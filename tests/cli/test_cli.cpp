@@ -20,37 +20,9 @@ using namespace emogene;
 
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-Result run(const std::string& args) {
-  // Not test::temp_dir(): that empties the test's folder, which holds the inputs.
-  std::string dir = (std::filesystem::temp_directory_path() / ("emogene-cli-" + std::to_string(::getpid()))).string();
-  std::filesystem::create_directories(dir);
-  std::string out = dir + "/out.txt", err = dir + "/err.txt";
-  std::string cmd = std::string(EMOGENE_BIN) + " " + args + " >" + out + " 2>" + err + " </dev/null";
-  int status = std::system(cmd.c_str());
-  Result r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
-
-int lines(const std::string& s) {
-  int n = 0;
-  for (char c : s) n += c == '\n';
-  return n;
-}
+using Result = test::CliResult;
+Result run(const std::string& args) { return test::run_cli(EMOGENE_BIN, args); }
+int lines(const std::string& s) { return test::count_lines(s); }
 
 }  // namespace
 

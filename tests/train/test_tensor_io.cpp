@@ -9,15 +9,7 @@
 using namespace emogene;
 
 namespace {
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::BadInput);
-    return e.what();
-  }
-  return "";
-}
+std::string error_of(const std::function<void()>& f) { return test::bad_input_message(f); }
 }  // namespace
 
 TEST(TensorIo, RoundTripKeepsDtypesAndF16Tables) {

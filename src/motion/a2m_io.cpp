@@ -1,0 +1,435 @@
+// Audio-to-motion training, checkpoints and prediction (a2m_io.h).
+#include "emogene/motion/a2m_io.h"
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <random>
+
+#include "emogene/audio/audio.h"
+#include "emogene/audio/augment.h"
+#include "emogene/core/build_info.h"
+#include "emogene/core/error.h"
+#include "emogene/core/progress.h"
+#include "emogene/core/tensor_io.h"
+#include "emogene/dataset/dataset.h"
+#include "emogene/eval/landmark_metrics.h"
+#include "emogene/motion/a2m.h"
+#include "emogene/train/train.h"
+
+namespace emogene::motion {
+
+using landmarks::Shape;
+
+std::vector<float> features_at(const features::Features& f, const std::vector<double>& times) {
+  std::vector<float> out(times.size() * static_cast<std::size_t>(f.dim), 0.f);
+  if (f.frames == 0) return out;
+  for (std::size_t k = 0; k < times.size(); ++k) {
+    // frame j is centred at 0.02 j + 0.0125 s
+    double x = std::clamp((times[k] - 0.0125) * features::kFrameRate, 0.0, static_cast<double>(f.frames - 1));
+    auto j0 = static_cast<std::int64_t>(std::floor(x));
+    std::int64_t j1 = std::min(j0 + 1, f.frames - 1);
+    const float a = static_cast<float>(x - static_cast<double>(j0));
+    for (std::int64_t d = 0; d < f.dim; ++d)
+      out[k * static_cast<std::size_t>(f.dim) + static_cast<std::size_t>(d)] = (1 - a) * f.at(j0, d) + a * f.at(j1, d);
+  }
+  return out;
+}
+
+namespace {
+
+nlohmann::json front_end_json(const features::FrontEndInfo& i) {
+  return {{"extractor", i.extractor}, {"weights", i.weights}, {"layer", i.layer}, {"normalize", i.normalize},
+          {"dim", i.dim}, {"frame_rate", i.frame_rate}};
+}
+
+features::ExtractorOptions extractor_options(const nlohmann::json& cfg, const std::string& where) {
+  features::ExtractorOptions o;
+  if (!cfg.contains("features")) return o;
+  const auto& f = cfg.at("features");
+  try {
+    o.kind = f.value("extractor", o.kind);
+    o.weights = f.value("weights", o.weights);
+    o.layer = f.value("layer", o.layer);
+    if (f.contains("normalize")) o.normalize = f.at("normalize").get<bool>() ? features::Normalize::On : features::Normalize::Off;
+  } catch (const nlohmann::json::exception& e) {
+    throw bad_input(where, std::string("a features setting has the wrong type (") + e.what() + ")");
+  }
+  return o;
+}
+
+audio::AugmentOptions augment_options(const nlohmann::json& j) {
+  audio::AugmentOptions a;
+  if (j.is_null()) return a;
+  a.p_speed = j.value("p_speed", a.p_speed);
+  a.speed_min = j.value("speed_min", a.speed_min);
+  a.speed_max = j.value("speed_max", a.speed_max);
+  a.p_pitch = j.value("p_pitch", a.p_pitch);
+  a.pitch_semitones = j.value("pitch_semitones", a.pitch_semitones);
+  a.p_noise = j.value("p_noise", a.p_noise);
+  a.snr_min = j.value("snr_min", a.snr_min);
+  a.snr_max = j.value("snr_max", a.snr_max);
+  a.p_reverb = j.value("p_reverb", a.p_reverb);
+  a.rt60_min = j.value("rt60_min", a.rt60_min);
+  a.rt60_max = j.value("rt60_max", a.rt60_max);
+  a.p_eq = j.value("p_eq", a.p_eq);
+  a.eq_db = j.value("eq_db", a.eq_db);
+  return a;
+}
+
+// One training sequence at the internal 50 Hz rate.
+struct Clip {
+  std::int64_t frames = 0;
+  std::vector<float> feats;   // [T, D]
+  std::vector<float> disp;    // [T, 204]
+  std::vector<float> weight;  // [T] closure emphasis
+};
+
+// Displacement from the neutral shape at time t (s) of a sequence at fps, linear, clamped.
+void disp_at(const landmarks::Sequence& s, const Shape& neutral, double fps, double t, float* out) {
+  const std::int64_t T = s.frames();
+  double x = std::clamp(t * fps - 0.5, 0.0, static_cast<double>(T - 1));
+  auto i0 = static_cast<std::int64_t>(std::floor(x));
+  std::int64_t i1 = std::min(i0 + 1, T - 1);
+  const float a = static_cast<float>(x - static_cast<double>(i0));
+  const float* p0 = s.data.data() + i0 * 204;
+  const float* p1 = s.data.data() + i1 * 204;
+  for (int d = 0; d < 204; ++d) out[d] = (1 - a) * p0[d] + a * p1[d] - neutral.data()[d];
+}
+
+std::vector<Clip> load_clips(const dataset::Dataset& ds, const std::string& split, const features::FeatureExtractor& ex,
+                             int variants, const audio::AugmentOptions& aug, float closure, std::uint64_t seed) {
+  const auto idx = ds.clips_in_split(split);
+  if (idx.empty()) throw bad_input(ds.dir(), "has no clips in the '" + split + "' split");
+  std::vector<Clip> out;
+  Progress progress("a2m data", static_cast<std::int64_t>(idx.size()), "clips");
+  for (std::size_t n = 0; n < idx.size(); ++n) {
+    const std::size_t ci = idx[n];
+    dataset::ClipData c = ds.load_clip(ci, true);
+    const std::string where = ds.clip_audio_path(ci);
+    if (c.landmarks_neutral.data.empty())
+      throw bad_input(ds.dir(), "clip " + ds.meta().clips[ci].id + " has no landmarks_neutral.npy (a2m trains on synthetic corpora)");
+    const Shape neutral = ds.neutral_shape(ds.meta().clips[ci].identity);
+    std::vector<float> mono = audio::resample(audio::to_mono(c.audio), c.audio.sample_rate, 16000);
+    for (int v = 0; v <= variants; ++v) {
+      std::vector<float> x = mono;
+      double speed = 1;
+      if (v > 0) {
+        std::mt19937_64 rng(train::step_seed(seed, static_cast<std::int64_t>(ci * 131 + static_cast<std::size_t>(v))));
+        speed = audio::augment(x, 16000, aug, rng);
+      }
+      features::Features f = ex.extract(x);
+      const double dur = static_cast<double>(x.size()) / 16000.0;
+      Clip k;
+      k.frames = static_cast<std::int64_t>(std::floor(dur * kInternalRate));
+      if (k.frames < 8) continue;
+      std::vector<double> times(static_cast<std::size_t>(k.frames));
+      for (std::int64_t i = 0; i < k.frames; ++i) times[static_cast<std::size_t>(i)] = (static_cast<double>(i) + 0.5) / kInternalRate;
+      k.feats = features_at(f, times);
+      k.disp.resize(static_cast<std::size_t>(k.frames) * 204);
+      std::vector<float> gap(static_cast<std::size_t>(k.frames));
+      for (std::int64_t i = 0; i < k.frames; ++i) {
+        float* d = k.disp.data() + i * 204;
+        disp_at(c.landmarks_neutral, neutral, ds.meta().fps, times[static_cast<std::size_t>(i)] * speed, d);
+        Shape s;
+        for (int q = 0; q < 204; ++q) s.data()[q] = d[q] + neutral.data()[q];
+        gap[static_cast<std::size_t>(i)] = landmarks::lip_gap(s);
+      }
+      const float gmax = *std::max_element(gap.begin(), gap.end());
+      k.weight.resize(gap.size());
+      for (std::size_t i = 0; i < gap.size(); ++i) k.weight[i] = 1.f + (gap[i] < 0.15f * gmax ? closure : 0.f);
+      out.push_back(std::move(k));
+    }
+    (void)where;
+    progress.update(static_cast<std::int64_t>(n + 1));
+  }
+  progress.finish();
+  if (out.empty()) throw bad_input(ds.dir(), "no clip in the '" + split + "' split is long enough to train on");
+  return out;
+}
+
+std::string provenance(const std::string& data, std::int64_t steps, const std::string& config_name) {
+  std::time_t now = std::time(nullptr);
+  char date[32];
+  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  return nlohmann::json{{"data", data}, {"steps", steps}, {"date", date}, {"git_commit", git_commit()}, {"config", config_name}}.dump();
+}
+
+Image lip_gap_plot(const std::vector<float>& truth, const std::vector<float>& pred) {
+  Image img;
+  img.width = 480;
+  img.height = 140;
+  img.pixels.assign(static_cast<std::size_t>(img.width) * img.height * 3, 255);
+  float mx = 1e-6f;
+  for (float v : truth) mx = std::max(mx, v);
+  for (float v : pred) mx = std::max(mx, v);
+  auto plot = [&](const std::vector<float>& s, std::array<std::uint8_t, 3> c) {
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      int x = static_cast<int>(static_cast<double>(i) * (img.width - 1) / std::max<std::size_t>(1, s.size() - 1));
+      int y = img.height - 6 - static_cast<int>(std::clamp(s[i] / mx, 0.f, 1.f) * static_cast<float>(img.height - 12));
+      for (int dy = -1; dy <= 1; ++dy)
+        for (int k = 0; k < 3; ++k) img.pixels[(static_cast<std::size_t>(y + dy) * img.width + x) * 3 + static_cast<std::size_t>(k)] = c[static_cast<std::size_t>(k)];
+    }
+  };
+  plot(truth, {40, 60, 200});
+  plot(pred, {210, 40, 40});
+  return img;
+}
+
+}  // namespace
+
+// ---- training -------------------------------------------------------------------------------------
+
+TrainA2MReport train_a2m(const TrainA2MOptions& opt) {
+  nlohmann::json cfg = opt.config;
+  if (opt.steps > 0) cfg["train"]["steps"] = opt.steps;
+  const std::string where = opt.config_name.empty() ? "a2m config" : opt.config_name;
+  train::LoopOptions lo = train::loop_options(cfg, where);
+  const nlohmann::json loss_cfg = cfg.value("loss", nlohmann::json::object());
+  const double w_mouth = loss_cfg.value("mouth", 3.0), w_closure = loss_cfg.value("closure", 4.0);
+  const double w_cont = loss_cfg.value("continuity", 0.5), w_kl = loss_cfg.value("kl", 0.4), w_rec = loss_cfg.value("recon", 1.0);
+  const double kl_warmup = loss_cfg.value("kl_warmup", 1000.0);
+  const nlohmann::json data_cfg = cfg.value("data", nlohmann::json::object());
+  const int batch = data_cfg.value("batch", 8), variants = data_cfg.value("variants", 2);
+  const double crop_s = data_cfg.value("crop_seconds", 2.56);
+  const std::string split = data_cfg.value("split", std::string("train"));
+
+  dataset::Dataset ds(opt.data);
+  auto ex = features::make_extractor(extractor_options(cfg, where));
+  A2MConfig mc = A2MConfig::from_json(cfg.value("model", nlohmann::json::object()), where);
+  mc.audio_dim = ex->dim();
+  cfg["model"] = mc.to_json();
+  std::vector<Clip> clips = load_clips(ds, split, *ex, variants, augment_options(data_cfg.value("augment", nlohmann::json())),
+                                       static_cast<float>(w_closure), lo.seed);
+  spdlog::info("a2m: {} training sequences from {} ({}), features {} × {}", clips.size(), opt.data, split, ex->name(), ex->dim());
+
+  torch::manual_seed(lo.seed);
+  AudioToMotion model(mc);
+  model->train();
+  NamedTensors params;
+  for (auto& p : model->named_parameters()) params.emplace_back(p.key(), p.value());
+  train::AdamW optimiser({train::ParamGroup{"a2m", params, {}}});
+
+  const std::int64_t crop = padded_length(static_cast<std::int64_t>(crop_s * kInternalRate), mc.down);
+  const std::int64_t D = mc.audio_dim;
+  // Per-coordinate weights: the mouth (48-67) counts `mouth` times.
+  torch::Tensor dimw = torch::ones({204});
+  dimw.index_put_({torch::indexing::Slice(48 * 3, 68 * 3)}, w_mouth);
+  dimw = dimw / dimw.mean();
+  const features::FrontEndInfo fe = ex->info();
+
+  train::Hooks hooks;
+  hooks.step = [&](std::int64_t step, at::Generator& gen) {
+    std::mt19937_64 rng(train::step_seed(lo.seed ^ 0xBA7C4ull, step));
+    torch::Tensor audio = torch::zeros({batch, crop, D}), target = torch::zeros({batch, crop, 204});
+    torch::Tensor mask = torch::zeros({batch, crop}), fw = torch::zeros({batch, crop});
+    for (int b = 0; b < batch; ++b) {
+      const Clip& c = clips[std::uniform_int_distribution<std::size_t>(0, clips.size() - 1)(rng)];
+      const std::int64_t len = std::min(crop, c.frames);
+      const std::int64_t start = std::uniform_int_distribution<std::int64_t>(0, c.frames - len)(rng);
+      audio[b].narrow(0, 0, len).copy_(torch::from_blob(const_cast<float*>(c.feats.data()) + start * D, {len, D}, torch::kFloat));
+      target[b].narrow(0, 0, len).copy_(torch::from_blob(const_cast<float*>(c.disp.data()) + start * 204, {len, 204}, torch::kFloat));
+      fw[b].narrow(0, 0, len).copy_(torch::from_blob(const_cast<float*>(c.weight.data()) + start, {len}, torch::kFloat));
+      mask[b].narrow(0, 0, len).fill_(1.f);
+    }
+    A2MOutput o = model->forward(audio, target, mask, gen);
+    const torch::Tensor valid = mask.sum().clamp_min(1);
+    torch::Tensor err = (o.recon - target).pow(2) * dimw;                      // [B, T, 204]
+    torch::Tensor rec = (err.mean(-1) * fw * mask).sum() / (fw * mask).sum().clamp_min(1);
+    torch::Tensor vel_p = o.recon.narrow(1, 1, crop - 1) - o.recon.narrow(1, 0, crop - 1);
+    torch::Tensor vel_t = target.narrow(1, 1, crop - 1) - target.narrow(1, 0, crop - 1);
+    torch::Tensor m2 = mask.narrow(1, 1, crop - 1) * mask.narrow(1, 0, crop - 1);
+    torch::Tensor cont = ((vel_p - vel_t).pow(2).mean(-1) * m2).sum() / m2.sum().clamp_min(1);
+    const double klw = w_kl * std::min(1.0, static_cast<double>(step + 1) / std::max(1.0, kl_warmup));
+    train::StepResult r;
+    r.loss = w_rec * rec + w_cont * cont + klw * o.kl;
+    r.parts = {{"recon", rec.item<double>()}, {"continuity", cont.item<double>()}, {"kl", o.kl.item<double>()}};
+    (void)valid;
+    return r;
+  };
+  hooks.save = [&](const std::string& path, std::int64_t step) {
+    NamedTensors all;
+    for (auto& p : model->named_parameters()) all.emplace_back(p.key(), p.value());
+    for (auto& b : model->named_buffers()) all.emplace_back(b.key(), b.value());
+    std::map<std::string, std::string> meta = {{"emogene.kind", "a2m"},
+                                               {"emogene.format", std::to_string(kA2MFormat)},
+                                               {"emogene.landmark_space", std::to_string(landmarks::kSpaceVersion)},
+                                               {"emogene.config", cfg.dump()},
+                                               {"emogene.frontend", front_end_json(fe).dump()},
+                                               {"emogene.provenance", provenance(opt.data, step, opt.config_name)}};
+    write_tensors(path, all, meta);
+  };
+  hooks.preview = [&](std::int64_t) {
+    torch::NoGradGuard ng;
+    model->eval();
+    const Clip& c = clips.front();
+    const std::int64_t T = padded_length(c.frames, mc.down);
+    torch::Tensor audio = torch::zeros({1, T, D});
+    audio[0].narrow(0, 0, c.frames).copy_(torch::from_blob(const_cast<float*>(c.feats.data()), {c.frames, D}, torch::kFloat));
+    torch::Tensor mask = torch::zeros({1, T});
+    mask[0].narrow(0, 0, c.frames).fill_(1.f);
+    at::Generator g = at::detail::createCPUGenerator(1);
+    torch::Tensor pred = model->infer(audio, mask, 0.0, g)[0].contiguous();
+    model->train();
+    std::vector<float> gt, gp;
+    for (std::int64_t i = 0; i < c.frames; ++i) {
+      Shape st, sp;
+      for (int q = 0; q < 204; ++q) {
+        st.data()[q] = c.disp[static_cast<std::size_t>(i * 204 + q)];
+        sp.data()[q] = pred[i][q].item<float>();
+      }
+      // lip gap of a displacement alone is relative; both tracks share the offset
+      gt.push_back(st(66, 1) - st(62, 1));
+      gp.push_back(sp(66, 1) - sp(62, 1));
+    }
+    for (auto* v : {&gt, &gp})
+      for (float& x : *v) x = -x;
+    float lo_v = 1e9f;
+    for (float x : gt) lo_v = std::min(lo_v, x);
+    for (float x : gp) lo_v = std::min(lo_v, x);
+    for (auto* v : {&gt, &gp})
+      for (float& x : *v) x -= lo_v;
+    return lip_gap_plot(gt, gp);
+  };
+  train::RunInfo info = train::run_loop(opt.out, lo, cfg, optimiser, hooks, opt.resume, opt.force);
+  if (!ds.clips_in_split("test").empty()) {
+    A2MModel trained(opt.out);
+    A2MEval ev = evaluate_a2m(trained, opt.data, "test", *ex, 0.0);
+    spdlog::info("a2m held-out (test split, {} clips, temperature 0): M-LMD {:.4f} IOD ({:.2f} px at 256²), F-LMD {:.4f} IOD, "
+                 "lip-gap r {:.3f}, lips closed at {:.1f}% of {} p/b/m",
+                 ev.clips, ev.m_lmd, ev.m_lmd_px, ev.f_lmd, ev.lip_gap_r, 100 * ev.closed_at_bilabials, ev.bilabials);
+  }
+  TrainA2MReport rep;
+  rep.steps = info.last_step;
+  rep.seconds = info.seconds;
+  rep.final_recon = info.last_parts.count("recon") ? info.last_parts.at("recon") : 0;
+  rep.final_kl = info.last_parts.count("kl") ? info.last_parts.at("kl") : 0;
+  return rep;
+}
+
+// ---- inference ------------------------------------------------------------------------------------
+
+struct A2MModel::Impl {
+  AudioToMotion model{nullptr};
+  features::FrontEndInfo fe;
+  torch::Device device = torch::kCPU;
+  std::string path;
+};
+
+A2MModel::A2MModel(const std::string& path, const std::string& device) : impl_(std::make_unique<Impl>()) {
+  SafetensorsFile f(path);
+  check_checkpoint(f, "a2m", kA2MFormat);
+  nlohmann::json cfg, fe;
+  try {
+    cfg = nlohmann::json::parse(f.meta("emogene.config"));
+    fe = nlohmann::json::parse(f.meta("emogene.frontend"));
+  } catch (const nlohmann::json::exception&) {
+    throw bad_input(path, "its config or front-end metadata is not valid JSON");
+  }
+  impl_->path = path;
+  impl_->fe.extractor = fe.value("extractor", std::string());
+  impl_->fe.weights = fe.value("weights", std::string());
+  impl_->fe.layer = fe.value("layer", -1);
+  impl_->fe.normalize = fe.value("normalize", false);
+  impl_->fe.dim = fe.value("dim", std::int64_t{0});
+  impl_->model = AudioToMotion(A2MConfig::from_json(cfg.value("model", nlohmann::json::object()), path));
+  NamedTensors targets;
+  for (auto& p : impl_->model->named_parameters()) targets.emplace_back(p.key(), p.value());
+  for (auto& b : impl_->model->named_buffers()) targets.emplace_back(b.key(), b.value());
+  load_into(f, targets);
+  impl_->model->eval();
+  if (device == "cuda" || (device == "auto" && torch::cuda::is_available())) impl_->device = torch::kCUDA;
+  impl_->model->to(impl_->device);
+}
+
+A2MModel::~A2MModel() = default;
+A2MModel::A2MModel(A2MModel&&) noexcept = default;
+
+const features::FrontEndInfo& A2MModel::front_end() const { return impl_->fe; }
+
+void A2MModel::check_front_end(const features::FrontEndInfo& a) const {
+  const auto& e = impl_->fe;
+  if (a.extractor != e.extractor || a.layer != e.layer || a.normalize != e.normalize || a.dim != e.dim)
+    throw bad_input(impl_->path, "was trained on " + e.extractor + " features (layer " + std::to_string(e.layer) + ", dim " +
+                                     std::to_string(e.dim) + (e.normalize ? ", normalised" : "") + "), not " + a.extractor +
+                                     " (layer " + std::to_string(a.layer) + ", dim " + std::to_string(a.dim) +
+                                     (a.normalize ? ", normalised" : "") + "): use --extractor " + e.extractor);
+}
+
+landmarks::Sequence A2MModel::predict(const features::Features& f, const Shape& neutral, double fps, std::int64_t frames,
+                                      double temperature, std::uint64_t seed) const {
+  if (f.dim != impl_->fe.dim)
+    throw bad_input(impl_->path, "expects " + std::to_string(impl_->fe.dim) + "-dimensional features, got " + std::to_string(f.dim));
+  torch::InferenceMode guard;
+  const auto& cfg = impl_->model->cfg;
+  const auto Ti = static_cast<std::int64_t>(std::ceil(static_cast<double>(frames) / fps * kInternalRate));
+  const std::int64_t Tp = padded_length(std::max<std::int64_t>(Ti, 1), cfg.down);
+  std::vector<double> times(static_cast<std::size_t>(Ti));
+  for (std::int64_t i = 0; i < Ti; ++i) times[static_cast<std::size_t>(i)] = (static_cast<double>(i) + 0.5) / kInternalRate;
+  std::vector<float> feats = features_at(f, times);
+  torch::Tensor audio = torch::zeros({1, Tp, f.dim});
+  torch::Tensor mask = torch::zeros({1, Tp});
+  if (Ti > 0) {
+    audio[0].narrow(0, 0, Ti).copy_(torch::from_blob(feats.data(), {Ti, f.dim}, torch::kFloat));
+    mask[0].narrow(0, 0, Ti).fill_(1.f);
+  }
+  at::Generator g = at::detail::createCPUGenerator(seed);
+  torch::Tensor disp = impl_->model->infer(audio.to(impl_->device), mask.to(impl_->device), temperature, g)[0]
+                           .narrow(0, 0, std::max<std::int64_t>(Ti, 1)).to(torch::kCPU).contiguous();
+  std::vector<float> d(disp.data_ptr<float>(), disp.data_ptr<float>() + disp.numel());
+  std::vector<float> r = landmarks::resample_linear(d, 204, kInternalRate, fps, frames);
+  landmarks::Sequence s{std::move(r)};
+  for (std::int64_t i = 0; i < frames; ++i) s.frame(i) += neutral;
+  return s;
+}
+
+A2MEval evaluate_a2m(const A2MModel& model, const std::string& data, const std::string& split,
+                     const features::FeatureExtractor& ex, double temperature) {
+  model.check_front_end(ex.info());
+  dataset::Dataset ds(data);
+  const auto idx = ds.clips_in_split(split);
+  if (idx.empty()) throw bad_input(data, "has no clips in the '" + split + "' split");
+  A2MEval e;
+  std::vector<float> all_p, all_t;
+  // Pixels at 256²: IOD of the frontal projection (fx scaled to 256, camera distance 8 units).
+  const double fx256 = ds.meta().intrinsics[0] > 0 ? ds.meta().intrinsics[0] * 256.0 / ds.meta().size[0] : 560.0;
+  for (std::size_t ci : idx) {
+    dataset::ClipData c = ds.load_clip(ci, true);
+    if (c.landmarks_neutral.data.empty()) continue;
+    const Shape n = ds.neutral_shape(ds.meta().clips[ci].identity);
+    features::Features f = ex.extract(c.audio);
+    landmarks::Sequence p = model.predict(f, n, ds.meta().fps, c.frames(), temperature, 1);
+    const landmarks::Sequence& t = c.landmarks_neutral;
+    e.m_lmd += eval::mouth_lmd(p, t);
+    e.f_lmd += eval::face_lmd(p, t);
+    e.m_lmd_px += eval::mouth_lmd(p, t) * landmarks::iod(n) * fx256 / 8.0;
+    std::vector<float> gp = eval::lip_gap_track(p), gt = eval::lip_gap_track(t);
+    all_p.insert(all_p.end(), gp.begin(), gp.end());
+    all_t.insert(all_t.end(), gt.begin(), gt.end());
+    const float gmax = *std::max_element(gt.begin(), gt.end());
+    for (const auto& ph : c.phonemes) {
+      const std::string name = ph.value("phone", std::string());
+      if (name != "p" && name != "b" && name != "m") continue;
+      const double mid = 0.5 * (ph.value("start", 0.0) + ph.value("end", 0.0));
+      const auto i = std::min<std::int64_t>(c.frames() - 1, static_cast<std::int64_t>(mid * ds.meta().fps));
+      e.bilabials++;
+      e.closed_at_bilabials += gp[static_cast<std::size_t>(i)] <= 0.15f * gmax ? 1 : 0;
+    }
+    e.clips++;
+    e.frames += c.frames();
+  }
+  if (e.clips) {
+    e.m_lmd /= static_cast<double>(e.clips);
+    e.f_lmd /= static_cast<double>(e.clips);
+    e.m_lmd_px /= static_cast<double>(e.clips);
+  }
+  if (e.bilabials) e.closed_at_bilabials /= static_cast<double>(e.bilabials);
+  e.lip_gap_r = eval::pearson(all_p, all_t);
+  return e;
+}
+
+}  // namespace emogene::motion

@@ -1,0 +1,89 @@
+// motion/a2m_io: training on a tiny synthetic corpus writes a checkpoint that records its front
+// end; loading checks kind, format and front end; prediction has the right length and is seeded.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "emogene/core/config.h"
+#include "emogene/core/error.h"
+#include "emogene/core/safetensors.h"
+#include "emogene/core/tensor_io.h"
+#include "emogene/dataset/dataset.h"
+#include "emogene/features/features.h"
+#include "emogene/motion/a2m_io.h"
+#include "emogene/synth/synth.h"
+#include "testutil.h"
+
+using namespace emogene;
+namespace fs = std::filesystem;
+
+namespace {
+std::string bad_input_of(const std::function<void()>& f) { return test::bad_input_message(f); }
+}  // namespace
+
+TEST(A2MIo, FeaturesAreSampledByTime) {
+  features::Features f;
+  f.frames = 4;
+  f.dim = 1;
+  f.data = {0, 10, 20, 30};  // frame j at 0.02 j + 0.0125 s
+  auto v = motion::features_at(f, {0.0125, 0.0225, 0.0525, 1.0, 0.0});
+  EXPECT_FLOAT_EQ(v[0], 0);
+  EXPECT_FLOAT_EQ(v[1], 5);
+  EXPECT_FLOAT_EQ(v[2], 20);
+  EXPECT_FLOAT_EQ(v[3], 30);  // clamped
+  EXPECT_FLOAT_EQ(v[4], 0);
+}
+
+TEST(A2MIo, TrainsLoadsAndPredicts) {
+  std::string dir = test::temp_dir();
+  synth::SynthOptions so;
+  so.out = dir + "/corpus";
+  so.seconds = 40;
+  so.identities = 3;
+  so.emotions = "neutral,happy";
+  so.seed = 3;
+  synth::run_synth(so);
+  motion::TrainA2MOptions o;
+  o.data = so.out;
+  o.out = dir + "/a2m.ckpt";
+  o.config = load_config(std::string(getenv("EMOGENE_HOME")) + "/configs/a2m/small.json");
+  o.config["model"]["hidden"] = 16;
+  o.config["data"]["batch"] = 2;
+  o.config_name = "small.json";
+  o.steps = 6;
+  motion::TrainA2MReport r = motion::train_a2m(o);
+  EXPECT_EQ(r.steps, 6);
+  SafetensorsFile f(o.out);
+  EXPECT_EQ(f.meta("emogene.kind"), "a2m");
+  EXPECT_NE(f.meta("emogene.frontend").find("\"mel\""), std::string::npos);
+  EXPECT_NE(f.meta("emogene.provenance").find("\"steps\":6"), std::string::npos);
+
+  motion::A2MModel m(o.out);
+  auto ex = features::make_extractor({});
+  m.check_front_end(ex->info());
+  features::FrontEndInfo other = ex->info();
+  other.extractor = "hubert";
+  other.dim = 768;
+  EXPECT_NE(bad_input_of([&] { m.check_front_end(other); }).find("use --extractor mel"), std::string::npos);
+  dataset::Dataset ds(so.out);
+  dataset::ClipData c = ds.load_clip(0, true);
+  features::Features feats = ex->extract(c.audio);
+  const landmarks::Shape n = ds.neutral_shape(ds.meta().clips[0].identity);
+  auto a = m.predict(feats, n, 25, c.frames(), 0.0, 1), b = m.predict(feats, n, 25, c.frames(), 0.0, 2);
+  EXPECT_EQ(a.frames(), c.frames());
+  EXPECT_EQ(a.data, b.data);  // temperature 0: seed does not matter
+  auto p30 = m.predict(feats, n, 30, 17, 1.0, 1);
+  EXPECT_EQ(p30.frames(), 17);
+  features::Features wrong = feats;
+  wrong.dim = feats.dim + 1;
+  EXPECT_NE(bad_input_of([&] { m.predict(wrong, n, 25, 10, 0.0, 1); }).find("-dimensional features"), std::string::npos);
+
+  // Another kind of checkpoint, and a dataset without landmarks_neutral's split.
+  write_tensors(dir + "/nerf.ckpt", {}, {{"emogene.kind", "nerf"}, {"emogene.format", "1"}});
+  EXPECT_NE(bad_input_of([&] { motion::A2MModel x(dir + "/nerf.ckpt"); }).find("is a 'nerf' checkpoint, expected 'a2m'"),
+            std::string::npos);
+  o.config["data"]["split"] = "nosuchsplit";
+  o.out = dir + "/b.ckpt";
+  EXPECT_NE(bad_input_of([&] { motion::train_a2m(o); }).find("no clips in the 'nosuchsplit' split"), std::string::npos);
+}
