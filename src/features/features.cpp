@@ -1,8 +1,6 @@
 // The FeatureExtractor interface: the frame grid shared by every extractor, the factory.
 #include "emogene/features/features.h"
 
-#include <spdlog/spdlog.h>
-
 #include "emogene/audio/audio.h"
 #include "emogene/core/error.h"
 #include "emogene/features/mel.h"

@@ -10,13 +10,10 @@
 // under `hubert.`/`wav2vec2.`, plus lm_head), and torchaudio's Wav2Vec2Model, whose
 // import_huggingface_model maps HF feature_projection to encoder.feature_projection and HF encoder
 // to encoder.transformer (and lm_head to aux).
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>

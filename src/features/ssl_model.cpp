@@ -3,8 +3,6 @@
 // torchaudio.models.wav2vec2.components and transformers' modeling_wav2vec2 (facts, not code).
 #include "features/ssl_model.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
