@@ -69,14 +69,12 @@ std::string bad_input_message(const std::function<void()>& f) {
   return "";
 }
 
-namespace {
-std::string slurp_text(const std::string& path) {
-  std::ifstream f(path);
+std::string read_text(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
   std::stringstream s;
   s << f.rdbuf();
   return s.str();
 }
-}  // namespace
 
 CliResult run_cli(const std::string& binary, const std::string& args) {
   // Not temp_dir(): that empties the test's folder, which may hold the inputs.
@@ -87,8 +85,8 @@ CliResult run_cli(const std::string& binary, const std::string& args) {
   int status = std::system(cmd.c_str());
   CliResult r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp_text(out);
-  r.err = slurp_text(err);
+  r.out = read_text(out);
+  r.err = read_text(err);
   return r;
 }
 

@@ -18,6 +18,9 @@ void write_text(const std::string& path, const std::string& text);
 // n pseudo-random bytes from a fixed seed.
 std::vector<std::uint8_t> random_bytes(std::size_t n, std::uint32_t seed);
 
+// A whole file as a string of bytes ("" when it cannot be read).
+std::string read_text(const std::string& path);
+
 // The first max_bytes of a file, to make a truncated copy.
 std::vector<std::uint8_t> head_of_file(const std::string& path, std::size_t max_bytes);
 

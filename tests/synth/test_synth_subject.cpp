@@ -18,18 +18,13 @@
 #include "emogene/synth/subject.h"
 #include "emogene/synth/texture.h"
 #include "emogene/synth/world.h"
+#include "testutil.h"
 
 using namespace emogene;
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string slurp(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
 
 std::array<float, 2> project(const landmarks::Shape& s, int i, const float* P, const std::array<double, 4>& K) {
   float x = 0, y = 0, z = 0;
@@ -261,10 +256,10 @@ TEST(SynthSubject, SameSeedSameBytes) {
   ASSERT_EQ(a.meta().clips.size(), b.meta().clips.size());
   dataset::ClipData d = a.load_clip(0, false);
   for (std::int64_t t = 0; t < d.frames(); t += 5) {
-    EXPECT_EQ(slurp(a.clip_frame_path(0, t)), slurp(b.clip_frame_path(0, t))) << t;
-    EXPECT_EQ(slurp(a.clip_mask_path(0, t)), slurp(b.clip_mask_path(0, t))) << t;
+    EXPECT_EQ(test::read_text(a.clip_frame_path(0, t)), test::read_text(b.clip_frame_path(0, t))) << t;
+    EXPECT_EQ(test::read_text(a.clip_mask_path(0, t)), test::read_text(b.clip_mask_path(0, t))) << t;
   }
-  EXPECT_EQ(slurp(a.clip_audio_path(0)), slurp(b.clip_audio_path(0)));
+  EXPECT_EQ(test::read_text(a.clip_audio_path(0)), test::read_text(b.clip_audio_path(0)));
   fs::remove_all(base + "0");
   fs::remove_all(base + "1");
 }

@@ -18,12 +18,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string slurp(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
 
 struct Crash {};
 
@@ -143,15 +137,15 @@ TEST(Loop, ResumeAfterACrashRepeatsTheRun) {
     EXPECT_THROW(train::run_loop(dir + "/b.ckpt", opt, cfg, o, t.hooks(17), false), Crash);
   }
   // The crash left rows up to step 17 in the CSV, a checkpoint at 10.
-  EXPECT_NE(slurp(dir + "/b.ckpt.losses.csv").find("\n17,"), std::string::npos);
+  EXPECT_NE(test::read_text(dir + "/b.ckpt.losses.csv").find("\n17,"), std::string::npos);
   {
     Toy t;  // a fresh process: weights come from the training state
     auto o = t.optimiser();
     auto info = train::run_loop(dir + "/b.ckpt", opt, cfg, o, t.hooks(), true);
     EXPECT_EQ(info.first_step, 10);
   }
-  EXPECT_EQ(slurp(dir + "/a.ckpt.losses.csv"), slurp(dir + "/b.ckpt.losses.csv"));
-  EXPECT_EQ(slurp(dir + "/a.ckpt"), slurp(dir + "/b.ckpt"));
+  EXPECT_EQ(test::read_text(dir + "/a.ckpt.losses.csv"), test::read_text(dir + "/b.ckpt.losses.csv"));
+  EXPECT_EQ(test::read_text(dir + "/a.ckpt"), test::read_text(dir + "/b.ckpt"));
   EXPECT_TRUE(fs::exists(dir + "/a.ckpt.previews/step_000007.png"));
   SafetensorsFile f(dir + "/a.ckpt");
   EXPECT_EQ(f.meta("step"), "30");
@@ -184,8 +178,8 @@ TEST(Loop, SigintCheckpointsAndResumes) {
     auto o = t.optimiser();
     EXPECT_EQ(train::run_loop(dir + "/b.ckpt", opt, cfg, o, t.hooks(), true).first_step, 14);
   }
-  EXPECT_EQ(slurp(dir + "/a.ckpt.losses.csv"), slurp(dir + "/b.ckpt.losses.csv"));
-  EXPECT_EQ(slurp(dir + "/a.ckpt"), slurp(dir + "/b.ckpt"));
+  EXPECT_EQ(test::read_text(dir + "/a.ckpt.losses.csv"), test::read_text(dir + "/b.ckpt.losses.csv"));
+  EXPECT_EQ(test::read_text(dir + "/a.ckpt"), test::read_text(dir + "/b.ckpt"));
 }
 
 TEST(Loop, RefusesWhatItCannotResume) {
