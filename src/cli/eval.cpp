@@ -1,53 +1,197 @@
-// `emogene eval`: the quality metrics of DESIGN §7 that the inputs allow. So far: an a2m checkpoint
-// (--pred) against a dataset (--ref): M-LMD, F-LMD, lip-gap correlation, closures at p/b/m.
+// `emogene eval`: the quality metrics of DESIGN §7 that the inputs allow. So far:
+// - an a2m checkpoint (--pred) against a dataset (--ref): M-LMD, F-LMD, lip-gap correlation,
+//   closures at p/b/m, KL per latent channel, seed spread, and (with --sync) the sync expert's
+//   confidence and best offset;
+// - an a2m checkpoint on any audio (--audio, files or folders; no ground truth): lip gap against the
+//   audio envelope (correlation and lag) and, with --sync, the expert's figures;
+// - a sync checkpoint (--pred) against a dataset: its accuracy by offset.
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "emogene/audio/audio.h"
 #include "emogene/core/error.h"
 #include "emogene/core/safetensors.h"
+#include "emogene/eval/landmark_metrics.h"
 #include "emogene/motion/a2m_io.h"
+#include "emogene/motion/sync.h"
 
 namespace emogene::cli {
 
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Args {
+  std::string pred, ref, sync, split = "test";
+  std::vector<std::string> audio;
+  double temperature = 0;
+  bool json = false;
+};
+
+std::unique_ptr<features::FeatureExtractor> extractor_for(const features::FrontEndInfo& fe) {
+  features::ExtractorOptions xo;
+  xo.kind = fe.extractor;
+  xo.weights = fe.weights;
+  xo.layer = fe.layer;
+  return features::make_extractor(xo);
+}
+
+// Files given, and the audio files under folders given (recursive, sorted).
+std::vector<std::string> audio_files(const std::vector<std::string>& args) {
+  static const std::vector<std::string> exts = {".wav", ".flac", ".ogg", ".mp3", ".m4a", ".opus", ".aac"};
+  std::vector<std::string> out;
+  for (const auto& a : args) {
+    std::error_code ec;
+    if (!fs::is_directory(a, ec)) {
+      out.push_back(a);
+      continue;
+    }
+    std::vector<std::string> found;
+    for (const auto& e : fs::recursive_directory_iterator(a, ec)) {
+      std::string ext = e.path().extension().string();
+      std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      if (e.is_regular_file() && std::find(exts.begin(), exts.end(), ext) != exts.end()) found.push_back(e.path().string());
+    }
+    if (ec) throw bad_input(a, "cannot list the folder (" + ec.message() + ")");
+    if (found.empty()) throw bad_input(a, "has no audio files");
+    std::sort(found.begin(), found.end());
+    out.insert(out.end(), found.begin(), found.end());
+  }
+  return out;
+}
+
+nlohmann::json sync_json(const motion::SyncScore& s) {
+  return {{"windows", s.windows}, {"best_offset", s.best_offset}, {"confidence", s.confidence}, {"margin", s.margin},
+          {"offsets", s.offsets}, {"cosine", s.cosine}};
+}
+
+void print_sync(const motion::SyncScore& s) {
+  if (s.windows == 0) {
+    std::printf("sync         (clips too short for the expert)\n");
+    return;
+  }
+  std::printf("sync         best offset %+d frames, confidence %.3f, margin %.3f (%lld windows)\n", s.best_offset, s.confidence,
+              s.margin, static_cast<long long>(s.windows));
+}
+
+void eval_sync_checkpoint(const Args& a) {
+  if (a.ref.empty()) throw bad_input("--ref", "a sync checkpoint is measured against a dataset: give --ref DIR");
+  motion::SyncExpert ex(a.pred);
+  auto fx = extractor_for(ex.front_end());
+  motion::SyncCurve c = ex.curve(a.ref, a.split, *fx);
+  nlohmann::json j = {{"split", a.split}, {"windows", c.windows}, {"offsets", c.offsets}, {"accuracy", c.accuracy},
+                      {"balanced_accuracy", c.auc_like}};
+  if (a.json) {
+    std::printf("%s\n", j.dump(1).c_str());
+    return;
+  }
+  std::printf("split %s: %lld windows\noffset (frames)  accuracy\n", a.split.c_str(), static_cast<long long>(c.windows));
+  for (std::size_t k = 0; k < c.offsets.size(); ++k) std::printf("%+15d  %.1f%%\n", c.offsets[k], 100 * c.accuracy[k]);
+  std::printf("balanced       %.1f%%\n", 100 * c.auc_like);
+}
+
+void eval_a2m_checkpoint(const Args& a) {
+  if (a.ref.empty() && a.audio.empty()) throw bad_input("--ref", "give a dataset (--ref DIR) or audio (--audio FILE|DIR)");
+  motion::A2MModel m(a.pred);
+  auto fx = extractor_for(m.front_end());
+  std::unique_ptr<motion::SyncExpert> sync;
+  if (!a.sync.empty()) {
+    SafetensorsFile sf(a.sync);
+    if (sf.meta("emogene.kind") != "sync") throw bad_input(a.sync, "is not a sync expert checkpoint (kind '" + sf.meta("emogene.kind") + "')");
+    sync = std::make_unique<motion::SyncExpert>(a.sync);
+    sync->check_front_end(fx->info());
+  }
+  nlohmann::json out;
+  if (!a.ref.empty()) {
+    motion::A2MEval e = motion::evaluate_a2m(m, a.ref, a.split, *fx, a.temperature, sync.get());
+    out["dataset"] = {{"split", a.split}, {"clips", e.clips}, {"frames", e.frames}, {"m_lmd_iod", e.m_lmd},
+                      {"m_lmd_px256", e.m_lmd_px}, {"f_lmd_iod", e.f_lmd}, {"lip_gap_r", e.lip_gap_r},
+                      {"bilabials", e.bilabials}, {"closed_at_bilabials", e.closed_at_bilabials},
+                      {"kl_per_dim", e.kl_per_dim}, {"seed_diff_f_lmd", e.seed_diff}, {"temperature", a.temperature}};
+    if (sync) out["dataset"]["sync"] = sync_json(e.sync);
+    if (!a.json) {
+      std::printf("split %s: %lld clips, %lld frames, temperature %g\n", a.split.c_str(), static_cast<long long>(e.clips),
+                  static_cast<long long>(e.frames), a.temperature);
+      std::printf("M-LMD        %.4f IOD  (%.2f px at 256x256)\nF-LMD        %.4f IOD\nlip-gap r    %.3f\n", e.m_lmd,
+                  e.m_lmd_px, e.f_lmd, e.lip_gap_r);
+      std::printf("p/b/m closed %.1f%% of %lld\n", 100 * e.closed_at_bilabials, static_cast<long long>(e.bilabials));
+      std::printf("seeds 1 vs 2 %.4f IOD (F-LMD between the two samples)\nKL per dim  ", e.seed_diff);
+      for (double k : e.kl_per_dim) std::printf(" %.3g", k);
+      std::printf("\n");
+      if (sync) print_sync(e.sync);
+    }
+  }
+  if (!a.audio.empty()) {
+    const double fps = 25.0;
+    nlohmann::json files = nlohmann::json::array();
+    std::vector<motion::SyncScore> scores;
+    double sum_r0 = 0, sum_r = 0, sum_lag = 0;
+    const std::vector<std::string> paths = audio_files(a.audio);
+    for (const auto& p : paths) {
+      std::vector<float> mono = audio::load_mono_16k(p);
+      if (mono.empty()) throw bad_input(p, "has no audio samples");
+      const features::Features f = fx->extract(mono);
+      const auto frames = static_cast<std::int64_t>(std::ceil(static_cast<double>(mono.size()) / 16000.0 * fps));
+      const landmarks::Sequence lm = m.predict(f, landmarks::mean_face(), fps, frames, a.temperature, 1);
+      const std::vector<float> gap = eval::lip_gap_track(lm), env = eval::audio_envelope(mono, 16000, fps, frames);
+      const eval::LagCorrelation lc = eval::lag_correlation(env, gap, 5);
+      nlohmann::json fj = {{"file", p}, {"seconds", static_cast<double>(mono.size()) / 16000.0}, {"r0", lc.r0},
+                           {"best_lag", lc.lag}, {"r_at_lag", lc.r_at_lag}};
+      if (sync) {
+        scores.push_back(sync->score(f, lm, landmarks::mean_face(), fps));
+        fj["sync"] = sync_json(scores.back());
+      }
+      files.push_back(fj);
+      sum_r0 += lc.r0;
+      sum_r += lc.r_at_lag;
+      sum_lag += lc.lag;
+      if (!a.json)
+        std::printf("%s: lip gap vs envelope r %.3f (best %.3f at lag %+d frames)%s\n", p.c_str(), lc.r0, lc.r_at_lag, lc.lag,
+                    sync ? fmt::format(", sync offset {:+d} conf {:.3f}", scores.back().best_offset, scores.back().confidence).c_str() : "");
+    }
+    const auto n = static_cast<double>(paths.size());
+    out["audio"] = {{"files", files}, {"mean_r0", sum_r0 / n}, {"mean_r_at_lag", sum_r / n}, {"mean_lag", sum_lag / n}};
+    if (sync) out["audio"]["sync"] = sync_json(motion::combine(scores));
+    if (!a.json) {
+      std::printf("audio: %zu files, lip gap vs envelope mean r %.3f (best-lag r %.3f, mean lag %+.2f frames; lag > 0: lips follow)\n",
+                  paths.size(), sum_r0 / n, sum_r / n, sum_lag / n);
+      if (sync) print_sync(motion::combine(scores));
+    }
+  }
+  if (a.json) std::printf("%s\n", out.dump(1).c_str());
+}
+
+}  // namespace
+
 void setup_eval(CLI::App& app, RunFn& run) {
-  struct Args {
-    std::string pred, ref, split = "test";
-    double temperature = 0;
-    bool json = false;
-  };
   auto a = std::make_shared<Args>();
-  CLI::App* sub = app.add_subcommand("eval", "Quality metrics (DESIGN §7). --pred an a2m checkpoint, --ref a dataset: "
-                                             "M-LMD and F-LMD (IOD units and px at 256²), lip-gap correlation, lip "
-                                             "closure at p/b/m midpoints, on a split");
-  sub->add_option("--pred", a->pred, "What to measure: an a2m checkpoint")->required();
-  sub->add_option("--ref", a->ref, "Reference: a dataset folder with landmarks_neutral.npy")->required();
+  CLI::App* sub = app.add_subcommand(
+      "eval", "Quality metrics (DESIGN §7). --pred an a2m checkpoint with --ref a dataset: M-LMD and F-LMD (IOD units "
+              "and px at 256²), lip-gap correlation, lip closure at p/b/m midpoints, KL per latent channel, seed spread, "
+              "and with --sync the expert's confidence and best offset; with --audio (files or folders of real speech, "
+              "no ground truth) the lip gap against the audio envelope. --pred a sync checkpoint with --ref: its "
+              "accuracy by offset (±1, ±2, ±5 frames)");
+  sub->add_option("--pred", a->pred, "What to measure: an a2m or sync checkpoint")->required();
+  sub->add_option("--ref", a->ref, "Reference: a dataset folder with landmarks_neutral.npy");
+  sub->add_option("--audio", a->audio, "Audio files or folders (recursive) to drive an a2m checkpoint with (repeatable)");
+  sub->add_option("--sync", a->sync, "A sync expert checkpoint for the Sync metric of an a2m checkpoint");
   sub->add_option("--split", a->split, "Dataset split")->capture_default_str();
   sub->add_option("--temperature", a->temperature, "Latent temperature (0 = the prior's mean)")->capture_default_str();
   sub->add_flag("--json", a->json, "Print JSON instead of a table");
   sub->callback([a, &run] {
     run = [a] {
       SafetensorsFile f(a->pred);
-      if (f.meta("emogene.kind") != "a2m")
-        throw bad_input(a->pred, "eval measures a2m checkpoints so far (this is '" + f.meta("emogene.kind") + "')");
-      motion::A2MModel m(a->pred);
-      features::ExtractorOptions xo;
-      xo.kind = m.front_end().extractor;
-      xo.weights = m.front_end().weights;
-      xo.layer = m.front_end().layer;
-      auto ex = features::make_extractor(xo);
-      motion::A2MEval e = motion::evaluate_a2m(m, a->ref, a->split, *ex, a->temperature);
-      nlohmann::json j = {{"split", a->split}, {"clips", e.clips}, {"frames", e.frames}, {"m_lmd_iod", e.m_lmd},
-                          {"m_lmd_px256", e.m_lmd_px}, {"f_lmd_iod", e.f_lmd}, {"lip_gap_r", e.lip_gap_r},
-                          {"bilabials", e.bilabials}, {"closed_at_bilabials", e.closed_at_bilabials}};
-      if (a->json) {
-        std::printf("%s\n", j.dump(1).c_str());
-        return;
-      }
-      std::printf("split %s: %lld clips, %lld frames\n", a->split.c_str(), static_cast<long long>(e.clips), static_cast<long long>(e.frames));
-      std::printf("M-LMD        %.4f IOD  (%.2f px at 256x256)\nF-LMD        %.4f IOD\nlip-gap r    %.3f\n", e.m_lmd,
-                  e.m_lmd_px, e.f_lmd, e.lip_gap_r);
-      std::printf("p/b/m closed %.1f%% of %lld\n", 100 * e.closed_at_bilabials, static_cast<long long>(e.bilabials));
+      const std::string kind = f.meta("emogene.kind");
+      if (kind == "a2m")
+        eval_a2m_checkpoint(*a);
+      else if (kind == "sync")
+        eval_sync_checkpoint(*a);
+      else
+        throw bad_input(a->pred, "eval measures a2m and sync checkpoints (this is '" + kind + "')");
     };
   });
 }

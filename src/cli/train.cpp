@@ -6,13 +6,14 @@
 #include "emogene/core/config.h"
 #include "emogene/core/fileio.h"
 #include "emogene/motion/a2m_io.h"
+#include "emogene/motion/sync.h"
 
 namespace emogene::cli {
 
 namespace {
 
 struct TrainArgs {
-  std::string data, out, config;
+  std::string data, out, config, sync;
   std::vector<std::string> sets;
   std::int64_t steps = 0;
   bool resume = false, force = false;
@@ -38,25 +39,48 @@ nlohmann::json resolve_config(const TrainArgs& a, const std::string& module, std
 }  // namespace
 
 void setup_train(CLI::App& app, RunFn& run) {
-  CLI::App* train = app.add_subcommand("train", "Train a module: a2m (audio-to-motion VAE)");
+  CLI::App* train = app.add_subcommand("train", "Train a module: a2m (audio-to-motion VAE), sync (landmark-audio sync expert)");
   train->require_subcommand(1);
   auto a = std::make_shared<TrainArgs>();
   CLI::App* a2m = train->add_subcommand(
       "a2m", "Train the audio-to-motion VAE on a synthetic corpus (landmarks_neutral.npy targets); the audio front end "
              "is the config's features.extractor (mel by default) and is recorded in the checkpoint");
   add_common(a2m, *a, "a2m");
+  a2m->add_option("--sync", a->sync, "A sync expert checkpoint (`train sync`) for the lip-sync loss (sets sync.checkpoint; "
+                                     "weight sync.weight, default 0.1)");
   a2m->callback([a, &run] {
     run = [a] {
       motion::TrainA2MOptions o;
       o.data = a->data;
       o.out = a->out;
       o.config = resolve_config(*a, "a2m", o.config_name);
+      if (!a->sync.empty()) o.config["sync"]["checkpoint"] = a->sync;
       o.steps = a->steps;
       o.resume = a->resume;
       o.force = a->force;
       motion::TrainA2MReport r = motion::train_a2m(o);
       spdlog::info("train a2m: {} steps in {:.0f} s, recon {:.4g}, kl {:.4g} → {}", r.steps, r.seconds, r.final_recon,
                    r.final_kl, a->out);
+    };
+  });
+
+  auto s = std::make_shared<TrainArgs>();
+  CLI::App* sync = train->add_subcommand(
+      "sync", "Train the landmark-audio sync expert on a synthetic corpus: two encoders (a 0.32 s window of audio "
+              "features, the same window of mouth motion) and a cosine-similarity logit, binary cross-entropy against "
+              "windows shifted in time or from other clips. Used by `train a2m --sync` as a loss and by `eval --sync`");
+  add_common(sync, *s, "sync");
+  sync->callback([s, &run] {
+    run = [s] {
+      motion::TrainSyncOptions o;
+      o.data = s->data;
+      o.out = s->out;
+      o.config = resolve_config(*s, "sync", o.config_name);
+      o.steps = s->steps;
+      o.resume = s->resume;
+      o.force = s->force;
+      motion::TrainSyncReport r = motion::train_sync(o);
+      spdlog::info("train sync: {} steps in {:.0f} s → {}", r.steps, r.seconds, s->out);
     };
   });
 }

@@ -53,6 +53,25 @@ double pearson(const std::vector<float>& a, const std::vector<float>& b) {
   return saa > 0 && sbb > 0 ? sab / std::sqrt(saa * sbb) : 0.0;
 }
 
+LagCorrelation lag_correlation(const std::vector<float>& a, const std::vector<float>& b, int max_lag) {
+  LagCorrelation out;
+  const auto n = static_cast<std::int64_t>(std::min(a.size(), b.size()));
+  out.r0 = pearson(a, b);
+  out.r_at_lag = -2;
+  for (int lag = -max_lag; lag <= max_lag; ++lag) {
+    const std::int64_t lo = std::max<std::int64_t>(0, -lag), hi = std::min<std::int64_t>(n, n - lag);
+    if (hi - lo < 2) continue;
+    std::vector<float> x(a.begin() + lo, a.begin() + hi), y(b.begin() + lo + lag, b.begin() + hi + lag);
+    const double r = pearson(x, y);
+    if (r > out.r_at_lag) {
+      out.r_at_lag = r;
+      out.lag = lag;
+    }
+  }
+  if (out.r_at_lag < -1) out.r_at_lag = 0;
+  return out;
+}
+
 std::vector<float> audio_envelope(const std::vector<float>& mono, int sample_rate, double fps, std::int64_t frames) {
   std::vector<float> out(static_cast<std::size_t>(frames), 0.f);
   for (std::int64_t i = 0; i < frames; ++i) {

@@ -19,11 +19,15 @@
 #include "emogene/dataset/dataset.h"
 #include "emogene/eval/landmark_metrics.h"
 #include "emogene/motion/a2m.h"
+#include "emogene/motion/sync_net.h"
 #include "emogene/train/train.h"
+#include "motion/clips.h"
 
 namespace emogene::motion {
 
 using landmarks::Shape;
+using namespace detail;
+namespace F = torch::nn::functional;
 
 std::vector<float> features_at(const features::Features& f, const std::vector<double>& times) {
   std::vector<float> out(times.size() * static_cast<std::size_t>(f.dim), 0.f);
@@ -40,147 +44,6 @@ std::vector<float> features_at(const features::Features& f, const std::vector<do
   return out;
 }
 
-namespace {
-
-nlohmann::json front_end_json(const features::FrontEndInfo& i) {
-  return {{"extractor", i.extractor}, {"weights", i.weights}, {"layer", i.layer}, {"normalize", i.normalize},
-          {"dim", i.dim}, {"frame_rate", i.frame_rate}};
-}
-
-features::ExtractorOptions extractor_options(const nlohmann::json& cfg, const std::string& where) {
-  features::ExtractorOptions o;
-  if (!cfg.contains("features")) return o;
-  const auto& f = cfg.at("features");
-  try {
-    o.kind = f.value("extractor", o.kind);
-    o.weights = f.value("weights", o.weights);
-    o.layer = f.value("layer", o.layer);
-    if (f.contains("normalize")) o.normalize = f.at("normalize").get<bool>() ? features::Normalize::On : features::Normalize::Off;
-  } catch (const nlohmann::json::exception& e) {
-    throw bad_input(where, std::string("a features setting has the wrong type (") + e.what() + ")");
-  }
-  return o;
-}
-
-audio::AugmentOptions augment_options(const nlohmann::json& j) {
-  audio::AugmentOptions a;
-  if (j.is_null()) return a;
-  a.p_speed = j.value("p_speed", a.p_speed);
-  a.speed_min = j.value("speed_min", a.speed_min);
-  a.speed_max = j.value("speed_max", a.speed_max);
-  a.p_pitch = j.value("p_pitch", a.p_pitch);
-  a.pitch_semitones = j.value("pitch_semitones", a.pitch_semitones);
-  a.p_noise = j.value("p_noise", a.p_noise);
-  a.snr_min = j.value("snr_min", a.snr_min);
-  a.snr_max = j.value("snr_max", a.snr_max);
-  a.p_reverb = j.value("p_reverb", a.p_reverb);
-  a.rt60_min = j.value("rt60_min", a.rt60_min);
-  a.rt60_max = j.value("rt60_max", a.rt60_max);
-  a.p_eq = j.value("p_eq", a.p_eq);
-  a.eq_db = j.value("eq_db", a.eq_db);
-  return a;
-}
-
-// One training sequence at the internal 50 Hz rate.
-struct Clip {
-  std::int64_t frames = 0;
-  std::vector<float> feats;   // [T, D]
-  std::vector<float> disp;    // [T, 204]
-  std::vector<float> weight;  // [T] closure emphasis
-};
-
-// Displacement from the neutral shape at time t (s) of a sequence at fps, linear, clamped.
-void disp_at(const landmarks::Sequence& s, const Shape& neutral, double fps, double t, float* out) {
-  const std::int64_t T = s.frames();
-  double x = std::clamp(t * fps - 0.5, 0.0, static_cast<double>(T - 1));
-  auto i0 = static_cast<std::int64_t>(std::floor(x));
-  std::int64_t i1 = std::min(i0 + 1, T - 1);
-  const float a = static_cast<float>(x - static_cast<double>(i0));
-  const float* p0 = s.data.data() + i0 * 204;
-  const float* p1 = s.data.data() + i1 * 204;
-  for (int d = 0; d < 204; ++d) out[d] = (1 - a) * p0[d] + a * p1[d] - neutral.data()[d];
-}
-
-std::vector<Clip> load_clips(const dataset::Dataset& ds, const std::string& split, const features::FeatureExtractor& ex,
-                             int variants, const audio::AugmentOptions& aug, float closure, std::uint64_t seed) {
-  const auto idx = ds.clips_in_split(split);
-  if (idx.empty()) throw bad_input(ds.dir(), "has no clips in the '" + split + "' split");
-  std::vector<Clip> out;
-  Progress progress("a2m data", static_cast<std::int64_t>(idx.size()), "clips");
-  for (std::size_t n = 0; n < idx.size(); ++n) {
-    const std::size_t ci = idx[n];
-    dataset::ClipData c = ds.load_clip(ci, true);
-    const std::string where = ds.clip_audio_path(ci);
-    if (c.landmarks_neutral.data.empty())
-      throw bad_input(ds.dir(), "clip " + ds.meta().clips[ci].id + " has no landmarks_neutral.npy (a2m trains on synthetic corpora)");
-    const Shape neutral = ds.neutral_shape(ds.meta().clips[ci].identity);
-    std::vector<float> mono = audio::resample(audio::to_mono(c.audio), c.audio.sample_rate, 16000);
-    for (int v = 0; v <= variants; ++v) {
-      std::vector<float> x = mono;
-      double speed = 1;
-      if (v > 0) {
-        std::mt19937_64 rng(train::step_seed(seed, static_cast<std::int64_t>(ci * 131 + static_cast<std::size_t>(v))));
-        speed = audio::augment(x, 16000, aug, rng);
-      }
-      features::Features f = ex.extract(x);
-      const double dur = static_cast<double>(x.size()) / 16000.0;
-      Clip k;
-      k.frames = static_cast<std::int64_t>(std::floor(dur * kInternalRate));
-      if (k.frames < 8) continue;
-      std::vector<double> times(static_cast<std::size_t>(k.frames));
-      for (std::int64_t i = 0; i < k.frames; ++i) times[static_cast<std::size_t>(i)] = (static_cast<double>(i) + 0.5) / kInternalRate;
-      k.feats = features_at(f, times);
-      k.disp.resize(static_cast<std::size_t>(k.frames) * 204);
-      std::vector<float> gap(static_cast<std::size_t>(k.frames));
-      for (std::int64_t i = 0; i < k.frames; ++i) {
-        float* d = k.disp.data() + i * 204;
-        disp_at(c.landmarks_neutral, neutral, ds.meta().fps, times[static_cast<std::size_t>(i)] * speed, d);
-        Shape s;
-        for (int q = 0; q < 204; ++q) s.data()[q] = d[q] + neutral.data()[q];
-        gap[static_cast<std::size_t>(i)] = landmarks::lip_gap(s);
-      }
-      const float gmax = *std::max_element(gap.begin(), gap.end());
-      k.weight.resize(gap.size());
-      for (std::size_t i = 0; i < gap.size(); ++i) k.weight[i] = 1.f + (gap[i] < 0.15f * gmax ? closure : 0.f);
-      out.push_back(std::move(k));
-    }
-    (void)where;
-    progress.update(static_cast<std::int64_t>(n + 1));
-  }
-  progress.finish();
-  if (out.empty()) throw bad_input(ds.dir(), "no clip in the '" + split + "' split is long enough to train on");
-  return out;
-}
-
-std::string provenance(const std::string& data, std::int64_t steps, const std::string& config_name) {
-  std::time_t now = std::time(nullptr);
-  char date[32];
-  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  return nlohmann::json{{"data", data}, {"steps", steps}, {"date", date}, {"git_commit", git_commit()}, {"config", config_name}}.dump();
-}
-
-Image lip_gap_plot(const std::vector<float>& truth, const std::vector<float>& pred) {
-  Image img;
-  img.width = 480;
-  img.height = 140;
-  img.pixels.assign(static_cast<std::size_t>(img.width) * img.height * 3, 255);
-  float mx = 1e-6f;
-  for (float v : truth) mx = std::max(mx, v);
-  for (float v : pred) mx = std::max(mx, v);
-  auto plot = [&](const std::vector<float>& s, std::array<std::uint8_t, 3> c) {
-    for (std::size_t i = 0; i < s.size(); ++i) {
-      int x = static_cast<int>(static_cast<double>(i) * (img.width - 1) / std::max<std::size_t>(1, s.size() - 1));
-      int y = img.height - 6 - static_cast<int>(std::clamp(s[i] / mx, 0.f, 1.f) * static_cast<float>(img.height - 12));
-      for (int dy = -1; dy <= 1; ++dy)
-        for (int k = 0; k < 3; ++k) img.pixels[(static_cast<std::size_t>(y + dy) * img.width + x) * 3 + static_cast<std::size_t>(k)] = c[static_cast<std::size_t>(k)];
-    }
-  };
-  plot(truth, {40, 60, 200});
-  plot(pred, {210, 40, 40});
-  return img;
-}
-
-}  // namespace
 
 // ---- training -------------------------------------------------------------------------------------
 
@@ -221,15 +84,30 @@ TrainA2MReport train_a2m(const TrainA2MOptions& opt) {
   dimw.index_put_({torch::indexing::Slice(48 * 3, 68 * 3)}, w_mouth);
   dimw = dimw / dimw.mean();
   const features::FrontEndInfo fe = ex->info();
+  // Optional lip-sync loss from a frozen sync expert (config "sync": {"checkpoint", "weight", "windows"}).
+  const nlohmann::json sync_cfg = cfg.value("sync", nlohmann::json::object());
+  const std::string sync_path = sync_cfg.value("checkpoint", std::string());
+  const double w_sync = sync_cfg.value("weight", 0.1);
+  const int sync_windows = sync_cfg.value("windows", 4);
+  SyncNet sync_net{nullptr};
+  if (!sync_path.empty() && w_sync > 0) {
+    features::FrontEndInfo sfe;
+    sync_net = load_sync_net(sync_path, &sfe);
+    check_front_end(sfe, fe, sync_path);
+    if (sync_net->cfg.window > crop) throw bad_input(sync_path, "its window is longer than the a2m training crop");
+    spdlog::info("a2m: sync loss from {} (weight {}, {} windows per sequence)", sync_path, w_sync, sync_windows);
+  }
 
   train::Hooks hooks;
   hooks.step = [&](std::int64_t step, at::Generator& gen) {
     std::mt19937_64 rng(train::step_seed(lo.seed ^ 0xBA7C4ull, step));
     torch::Tensor audio = torch::zeros({batch, crop, D}), target = torch::zeros({batch, crop, 204});
     torch::Tensor mask = torch::zeros({batch, crop}), fw = torch::zeros({batch, crop});
+    std::vector<std::int64_t> lens(static_cast<std::size_t>(batch));
     for (int b = 0; b < batch; ++b) {
       const Clip& c = clips[std::uniform_int_distribution<std::size_t>(0, clips.size() - 1)(rng)];
       const std::int64_t len = std::min(crop, c.frames);
+      lens[static_cast<std::size_t>(b)] = len;
       const std::int64_t start = std::uniform_int_distribution<std::int64_t>(0, c.frames - len)(rng);
       audio[b].narrow(0, 0, len).copy_(torch::from_blob(const_cast<float*>(c.feats.data()) + start * D, {len, D}, torch::kFloat));
       target[b].narrow(0, 0, len).copy_(torch::from_blob(const_cast<float*>(c.disp.data()) + start * 204, {len, 204}, torch::kFloat));
@@ -248,6 +126,24 @@ TrainA2MReport train_a2m(const TrainA2MOptions& opt) {
     train::StepResult r;
     r.loss = w_rec * rec + w_cont * cont + klw * o.kl;
     r.parts = {{"recon", rec.item<double>()}, {"continuity", cont.item<double>()}, {"kl", o.kl.item<double>()}};
+    if (sync_net) {
+      const std::int64_t W = sync_net->cfg.window;
+      std::vector<torch::Tensor> aw, mw;
+      for (int b = 0; b < batch; ++b) {
+        const std::int64_t len = lens[static_cast<std::size_t>(b)];
+        if (len < W) continue;
+        for (int k = 0; k < sync_windows; ++k) {
+          const std::int64_t s0 = std::uniform_int_distribution<std::int64_t>(0, len - W)(rng);
+          aw.push_back(audio[b].narrow(0, s0, W));
+          mw.push_back(o.recon[b].narrow(0, s0, W));
+        }
+      }
+      if (!aw.empty()) {
+        torch::Tensor sl = F::softplus(-sync_net->forward(torch::stack(aw), torch::stack(mw))).mean();
+        r.loss = r.loss + w_sync * sl;
+        r.parts["sync"] = sl.item<double>();
+      }
+    }
     (void)valid;
     return r;
   };
@@ -293,7 +189,7 @@ TrainA2MReport train_a2m(const TrainA2MOptions& opt) {
     for (float x : gp) lo_v = std::min(lo_v, x);
     for (auto* v : {&gt, &gp})
       for (float& x : *v) x -= lo_v;
-    return lip_gap_plot(gt, gp);
+    return line_plot(gt, gp);
   };
   train::RunInfo info = train::run_loop(opt.out, lo, cfg, optimiser, hooks, opt.resume, opt.force);
   if (!ds.clips_in_split("test").empty()) {
@@ -331,11 +227,7 @@ A2MModel::A2MModel(const std::string& path, const std::string& device) : impl_(s
     throw bad_input(path, "its config or front-end metadata is not valid JSON");
   }
   impl_->path = path;
-  impl_->fe.extractor = fe.value("extractor", std::string());
-  impl_->fe.weights = fe.value("weights", std::string());
-  impl_->fe.layer = fe.value("layer", -1);
-  impl_->fe.normalize = fe.value("normalize", false);
-  impl_->fe.dim = fe.value("dim", std::int64_t{0});
+  impl_->fe = front_end_from_json(fe);
   impl_->model = AudioToMotion(A2MConfig::from_json(cfg.value("model", nlohmann::json::object()), path));
   NamedTensors targets;
   for (auto& p : impl_->model->named_parameters()) targets.emplace_back(p.key(), p.value());
@@ -351,14 +243,7 @@ A2MModel::A2MModel(A2MModel&&) noexcept = default;
 
 const features::FrontEndInfo& A2MModel::front_end() const { return impl_->fe; }
 
-void A2MModel::check_front_end(const features::FrontEndInfo& a) const {
-  const auto& e = impl_->fe;
-  if (a.extractor != e.extractor || a.layer != e.layer || a.normalize != e.normalize || a.dim != e.dim)
-    throw bad_input(impl_->path, "was trained on " + e.extractor + " features (layer " + std::to_string(e.layer) + ", dim " +
-                                     std::to_string(e.dim) + (e.normalize ? ", normalised" : "") + "), not " + a.extractor +
-                                     " (layer " + std::to_string(a.layer) + ", dim " + std::to_string(a.dim) +
-                                     (a.normalize ? ", normalised" : "") + "): use --extractor " + e.extractor);
-}
+void A2MModel::check_front_end(const features::FrontEndInfo& a) const { detail::check_front_end(impl_->fe, a, impl_->path); }
 
 landmarks::Sequence A2MModel::predict(const features::Features& f, const Shape& neutral, double fps, std::int64_t frames,
                                       double temperature, std::uint64_t seed) const {
@@ -387,9 +272,32 @@ landmarks::Sequence A2MModel::predict(const features::Features& f, const Shape& 
   return s;
 }
 
+std::vector<double> A2MModel::kl_per_dim(const features::Features& f, const landmarks::Sequence& truth, const Shape& neutral,
+                                         double fps) const {
+  torch::InferenceMode guard;
+  const auto& cfg = impl_->model->cfg;
+  const auto Ti = static_cast<std::int64_t>(std::floor(static_cast<double>(truth.frames()) / fps * kInternalRate));
+  if (Ti < cfg.down) return std::vector<double>(static_cast<std::size_t>(cfg.latent), 0.0);
+  const std::int64_t Tp = padded_length(Ti, cfg.down);
+  std::vector<double> times(static_cast<std::size_t>(Ti));
+  for (std::int64_t i = 0; i < Ti; ++i) times[static_cast<std::size_t>(i)] = (static_cast<double>(i) + 0.5) / kInternalRate;
+  std::vector<float> feats = features_at(f, times), disp(static_cast<std::size_t>(Ti) * 204);
+  for (std::int64_t i = 0; i < Ti; ++i) disp_at(truth, neutral, fps, times[static_cast<std::size_t>(i)], disp.data() + i * 204);
+  torch::Tensor audio = torch::zeros({1, Tp, f.dim}), target = torch::zeros({1, Tp, 204}), mask = torch::zeros({1, Tp});
+  audio[0].narrow(0, 0, Ti).copy_(torch::from_blob(feats.data(), {Ti, f.dim}, torch::kFloat));
+  target[0].narrow(0, 0, Ti).copy_(torch::from_blob(disp.data(), {Ti, 204}, torch::kFloat));
+  mask[0].narrow(0, 0, Ti).fill_(1.f);
+  at::Generator g = at::detail::createCPUGenerator(1);
+  A2MOutput o = impl_->model->forward(audio.to(impl_->device), target.to(impl_->device), mask.to(impl_->device), g);
+  torch::Tensor k = o.kl_per_dim.to(torch::kCPU).to(torch::kDouble).contiguous();
+  return std::vector<double>(k.data_ptr<double>(), k.data_ptr<double>() + k.numel());
+}
+
 A2MEval evaluate_a2m(const A2MModel& model, const std::string& data, const std::string& split,
-                     const features::FeatureExtractor& ex, double temperature) {
+                     const features::FeatureExtractor& ex, double temperature, const SyncExpert* sync) {
   model.check_front_end(ex.info());
+  if (sync) sync->check_front_end(ex.info());
+  std::vector<SyncScore> scores;
   dataset::Dataset ds(data);
   const auto idx = ds.clips_in_split(split);
   if (idx.empty()) throw bad_input(data, "has no clips in the '" + split + "' split");
@@ -407,6 +315,11 @@ A2MEval evaluate_a2m(const A2MModel& model, const std::string& data, const std::
     e.m_lmd += eval::mouth_lmd(p, t);
     e.f_lmd += eval::face_lmd(p, t);
     e.m_lmd_px += eval::mouth_lmd(p, t) * landmarks::iod(n) * fx256 / 8.0;
+    e.seed_diff += eval::face_lmd(model.predict(f, n, ds.meta().fps, c.frames(), temperature, 2), p);
+    const std::vector<double> kl = model.kl_per_dim(f, t, n, ds.meta().fps);
+    if (e.kl_per_dim.empty()) e.kl_per_dim.assign(kl.size(), 0.0);
+    for (std::size_t k = 0; k < kl.size(); ++k) e.kl_per_dim[k] += kl[k];
+    if (sync) scores.push_back(sync->score(f, p, n, ds.meta().fps));
     std::vector<float> gp = eval::lip_gap_track(p), gt = eval::lip_gap_track(t);
     all_p.insert(all_p.end(), gp.begin(), gp.end());
     all_t.insert(all_t.end(), gt.begin(), gt.end());
@@ -426,7 +339,10 @@ A2MEval evaluate_a2m(const A2MModel& model, const std::string& data, const std::
     e.m_lmd /= static_cast<double>(e.clips);
     e.f_lmd /= static_cast<double>(e.clips);
     e.m_lmd_px /= static_cast<double>(e.clips);
+    e.seed_diff /= static_cast<double>(e.clips);
+    for (double& k : e.kl_per_dim) k /= static_cast<double>(e.clips);
   }
+  if (sync) e.sync = combine(scores);
   if (e.bilabials) e.closed_at_bilabials /= static_cast<double>(e.bilabials);
   e.lip_gap_r = eval::pearson(all_p, all_t);
   return e;

@@ -37,3 +37,16 @@ TEST(LandmarkMetrics, PearsonAndEnvelope) {
   auto env = eval::audio_envelope(mono, 100, 4, 4);
   EXPECT_EQ(env, (std::vector<float>{0.f, 0.f, 0.5f, 0.5f}));
 }
+
+TEST(Metrics, LagCorrelationFindsAKnownDelay) {
+  // b follows a by 3 frames.
+  std::vector<float> a(200), b(200);
+  for (int i = 0; i < 200; ++i) a[static_cast<std::size_t>(i)] = static_cast<float>(std::sin(0.37 * i) + std::sin(0.11 * i * i / 50.0));
+  for (int i = 0; i < 200; ++i) b[static_cast<std::size_t>(i)] = i >= 3 ? a[static_cast<std::size_t>(i - 3)] : 0.f;
+  eval::LagCorrelation lc = eval::lag_correlation(a, b, 5);
+  EXPECT_EQ(lc.lag, 3);
+  EXPECT_NEAR(lc.r_at_lag, 1.0, 1e-9);
+  EXPECT_LT(lc.r0, 0.9);
+  eval::LagCorrelation back = eval::lag_correlation(b, a, 5);
+  EXPECT_EQ(back.lag, -3);
+}

@@ -22,6 +22,15 @@ std::vector<float> eye_openness_track(const landmarks::Sequence& s);
 // Pearson correlation (0 when either side is constant).
 double pearson(const std::vector<float>& a, const std::vector<float>& b);
 
+// Lag between two tracks: the shift (in frames, |lag| ≤ max_lag) that maximises the correlation of
+// a[i] with b[i + lag] over the overlap. lag > 0: b follows a.
+struct LagCorrelation {
+  int lag = 0;
+  double r_at_lag = 0;  // correlation at the best lag
+  double r0 = 0;        // correlation without a shift
+};
+LagCorrelation lag_correlation(const std::vector<float>& a, const std::vector<float>& b, int max_lag);
+
 // RMS envelope of audio sampled at video frame centres: frame i averages the energy of the
 // window [i/fps, (i+1)/fps).
 std::vector<float> audio_envelope(const std::vector<float>& mono, int sample_rate, double fps, std::int64_t frames);

@@ -10,6 +10,7 @@
 
 #include "emogene/features/features.h"
 #include "emogene/landmarks/landmarks.h"
+#include "emogene/motion/sync.h"
 
 namespace emogene::motion {
 
@@ -47,6 +48,10 @@ class A2MModel {
   // 50 Hz grid. temperature 0 = the prior's mean; seeded.
   landmarks::Sequence predict(const features::Features& f, const landmarks::Shape& neutral, double fps,
                               std::int64_t frames, double temperature, std::uint64_t seed) const;
+  // Mean KL of each latent channel between the posterior (given the true motion) and the prior, for
+  // one clip: a channel near 0 carries nothing (posterior collapse).
+  std::vector<double> kl_per_dim(const features::Features& f, const landmarks::Sequence& truth, const landmarks::Shape& neutral,
+                                 double fps) const;
 
  private:
   struct Impl;
@@ -61,9 +66,12 @@ struct A2MEval {
   double lip_gap_r = 0;               // Pearson r of predicted vs true lip gap, all frames pooled
   std::int64_t bilabials = 0;         // p/b/m phones
   double closed_at_bilabials = 0;     // share with predicted lip gap ≤ 15% of the clip's max true gap
+  std::vector<double> kl_per_dim;     // mean over clips, per latent channel
+  double seed_diff = 0;               // F-LMD between predictions with seeds 1 and 2 at this temperature
+  SyncScore sync;                     // by the sync expert, when one is given (windows 0 otherwise)
 };
 A2MEval evaluate_a2m(const A2MModel& model, const std::string& data, const std::string& split,
-                     const features::FeatureExtractor& ex, double temperature);
+                     const features::FeatureExtractor& ex, double temperature, const SyncExpert* sync = nullptr);
 
 // Features on the 50 Hz feature grid (centres (320 j + 200) / 16000 s) sampled at times t (s),
 // linearly, clamped at the ends: [times.size(), dim].
