@@ -15,6 +15,8 @@
 #include "emogene/audio/audio.h"
 #include "emogene/core/error.h"
 #include "emogene/core/safetensors.h"
+#include "emogene/emotion/emoclf.h"
+#include "emogene/emotion/m2e_io.h"
 #include "emogene/eval/landmark_metrics.h"
 #include "emogene/motion/a2m_io.h"
 #include "emogene/motion/sync.h"
@@ -26,7 +28,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct Args {
-  std::string pred, ref, sync, split = "test";
+  std::string pred, ref, sync, clf, split = "test";
   std::vector<std::string> audio;
   double temperature = 0;
   bool json = false;
@@ -165,6 +167,57 @@ void eval_a2m_checkpoint(const Args& a) {
   if (a.json) std::printf("%s\n", out.dump(1).c_str());
 }
 
+void eval_m2e_checkpoint(const Args& a) {
+  if (a.ref.empty()) throw bad_input("--ref", "an m2e checkpoint is measured against a dataset: give --ref DIR");
+  emotion::M2EModel m(a.pred);
+  std::unique_ptr<emotion::EmoClassifier> clf;
+  if (!a.clf.empty()) clf = std::make_unique<emotion::EmoClassifier>(a.clf);
+  emotion::M2EEval e = emotion::evaluate_m2e(m, a.ref, a.split, clf.get());
+  nlohmann::json j = {{"split", a.split}, {"kind", m.kind()}, {"clips", e.clips}, {"frames", e.frames},
+                      {"f_lmd_iod", e.f_lmd}, {"m_lmd_iod", e.m_lmd}, {"f_lmd_input_iod", e.f_lmd_input},
+                      {"m_lmd_input_iod", e.m_lmd_input}, {"lip_gap_r", e.lip_gap_r}, {"neutral_error_iod", e.neutral_error},
+                      {"magnitude_by_intensity", e.magnitude}, {"monotonic", e.monotonic},
+                      {"transition_step", e.transition_step}, {"ordinary_step_p95", e.ordinary_step},
+                      {"ordinary_step_mean", e.ordinary_mean}};
+  if (clf) j["emotion"] = {{"clips", e.emotion_clips}, {"accuracy", e.emotion_accuracy}, {"accuracy_truth", e.emotion_accuracy_truth}};
+  if (a.json) {
+    std::printf("%s\n", j.dump(1).c_str());
+    return;
+  }
+  std::printf("split %s: %lld clips, %lld frames (%s)\n", a.split.c_str(), static_cast<long long>(e.clips),
+              static_cast<long long>(e.frames), m.kind().c_str());
+  std::printf("F-LMD        %.5f IOD (input unchanged: %.5f)\nM-LMD        %.5f IOD (input unchanged: %.5f)\n", e.f_lmd,
+              e.f_lmd_input, e.m_lmd, e.m_lmd_input);
+  std::printf("lip-gap r    %.3f (output vs input)\nneutral      %.2e IOD from the input\n", e.lip_gap_r, e.neutral_error);
+  std::printf("magnitude    %.5f / %.5f / %.5f at intensity 1/3, 2/3, 1 (%s)\n", e.magnitude[0], e.magnitude[1],
+              e.magnitude[2], e.monotonic ? "monotonic" : "NOT monotonic");
+  std::printf("transition   largest step %.5f vs ordinary p95 %.5f (mean %.5f)\n", e.transition_step, e.ordinary_step,
+              e.ordinary_mean);
+  if (clf)
+    std::printf("emotion acc  %.1f%% of %lld clips at intensity >= 2/3 (ground truth %.1f%%)\n", 100 * e.emotion_accuracy,
+                static_cast<long long>(e.emotion_clips), 100 * e.emotion_accuracy_truth);
+}
+
+void eval_emoclf_checkpoint(const Args& a) {
+  if (a.ref.empty()) throw bad_input("--ref", "an emoclf checkpoint is measured against a dataset: give --ref DIR");
+  emotion::EmoClassifier c(a.pred);
+  emotion::EmoClfEval e = emotion::evaluate_emoclf(c, a.ref, a.split);
+  nlohmann::json j = {{"split", a.split}, {"clips", e.clips}, {"accuracy", e.accuracy}, {"strong_clips", e.strong_clips},
+                      {"strong_accuracy", e.strong_accuracy}, {"confusion", e.confusion}};
+  if (a.json) {
+    std::printf("%s\n", j.dump(1).c_str());
+    return;
+  }
+  std::printf("split %s: accuracy %.1f%% of %lld clips; %.1f%% of %lld at intensity >= 2/3\nconfusion (rows truth, columns predicted):\n",
+              a.split.c_str(), 100 * e.accuracy, static_cast<long long>(e.clips), 100 * e.strong_accuracy,
+              static_cast<long long>(e.strong_clips));
+  for (int r = 0; r < emotion::kNumEmotions; ++r) {
+    std::printf("%-10s", emotion::emotion_names()[static_cast<std::size_t>(r)]);
+    for (int k = 0; k < emotion::kNumEmotions; ++k) std::printf(" %4d", e.confusion[static_cast<std::size_t>(r)][static_cast<std::size_t>(k)]);
+    std::printf("\n");
+  }
+}
+
 }  // namespace
 
 void setup_eval(CLI::App& app, RunFn& run) {
@@ -174,11 +227,15 @@ void setup_eval(CLI::App& app, RunFn& run) {
               "and px at 256²), lip-gap correlation, lip closure at p/b/m midpoints, KL per latent channel, seed spread, "
               "and with --sync the expert's confidence and best offset; with --audio (files or folders of real speech, "
               "no ground truth) the lip gap against the audio envelope. --pred a sync checkpoint with --ref: its "
-              "accuracy by offset (±1, ±2, ±5 frames)");
-  sub->add_option("--pred", a->pred, "What to measure: an a2m or sync checkpoint")->required();
+              "accuracy by offset (±1, ±2, ±5 frames). --pred an m2e checkpoint with --ref (and --clf an emoclf "
+              "checkpoint): error to the true emotional landmarks, lip gap kept, neutral identity, magnitude by "
+              "intensity, transition steps, emotion accuracy. --pred an emoclf checkpoint with --ref: its accuracy "
+              "and confusion matrix");
+  sub->add_option("--pred", a->pred, "What to measure: an a2m, sync, m2e or emoclf checkpoint")->required();
   sub->add_option("--ref", a->ref, "Reference: a dataset folder with landmarks_neutral.npy");
   sub->add_option("--audio", a->audio, "Audio files or folders (recursive) to drive an a2m checkpoint with (repeatable)");
   sub->add_option("--sync", a->sync, "A sync expert checkpoint for the Sync metric of an a2m checkpoint");
+  sub->add_option("--clf", a->clf, "An emoclf checkpoint for the emotion accuracy of an m2e checkpoint");
   sub->add_option("--split", a->split, "Dataset split")->capture_default_str();
   sub->add_option("--temperature", a->temperature, "Latent temperature (0 = the prior's mean)")->capture_default_str();
   sub->add_flag("--json", a->json, "Print JSON instead of a table");
@@ -190,8 +247,12 @@ void setup_eval(CLI::App& app, RunFn& run) {
         eval_a2m_checkpoint(*a);
       else if (kind == "sync")
         eval_sync_checkpoint(*a);
+      else if (kind == "m2e")
+        eval_m2e_checkpoint(*a);
+      else if (kind == "emoclf")
+        eval_emoclf_checkpoint(*a);
       else
-        throw bad_input(a->pred, "eval measures a2m and sync checkpoints (this is '" + kind + "')");
+        throw bad_input(a->pred, "eval measures a2m, sync, m2e and emoclf checkpoints (this is '" + kind + "')");
     };
   });
 }

@@ -5,10 +5,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <vector>
 
 #include "emogene/core/error.h"
 
@@ -135,6 +140,57 @@ std::string executable_dir() {
   std::string p(buf, static_cast<std::size_t>(n));
   auto slash = p.find_last_of('/');
   return slash == std::string::npos ? "." : p.substr(0, slash);
+}
+
+namespace {
+
+constexpr std::uint64_t kFnvPrime = 0x100000001b3ull;
+
+void hash_bytes(std::uint64_t& h, const unsigned char* p, std::size_t n) {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    h = (h ^ w) * kFnvPrime;
+  }
+  for (; i < n; ++i) h = (h ^ p[i]) * kFnvPrime;
+}
+
+void hash_file(std::uint64_t& h, const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw bad_input(path, "cannot be read to hash it");
+  std::vector<unsigned char> buf(1 << 20);
+  while (f) {
+    f.read(reinterpret_cast<char*>(buf.data()), static_cast<std::streamsize>(buf.size()));
+    const auto n = static_cast<std::size_t>(f.gcount());
+    if (n == 0) break;
+    hash_bytes(h, buf.data(), n);
+  }
+  if (f.bad()) throw bad_input(path, "read error while hashing it");
+}
+
+}  // namespace
+
+std::string content_hash(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(path, ec))
+      if (e.is_regular_file()) names.push_back(e.path().filename().string());
+    if (ec) throw bad_input(path, "cannot list the folder to hash it (" + ec.message() + ")");
+    std::sort(names.begin(), names.end());
+    for (const auto& n : names) {
+      hash_bytes(h, reinterpret_cast<const unsigned char*>(n.data()), n.size());
+      hash_file(h, path + "/" + n);
+    }
+  } else {
+    hash_file(h, path);
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return hex;
 }
 
 std::string resource_dir(const std::string& name) {

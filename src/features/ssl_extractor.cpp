@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "emogene/core/error.h"
+#include "emogene/core/fileio.h"
 #include "emogene/features/ssl.h"
 #include "features/ssl_model.h"
 
@@ -51,6 +52,7 @@ Features to_features(const at::Tensor& t) {
 
 struct SslExtractor::Impl {
   ExtractorOptions opt;
+  std::string weights_hash;
   SslConfig cfg;
   std::unique_ptr<SslModel> model;
   int layer = 0;
@@ -113,6 +115,7 @@ SslExtractor::SslExtractor(const ExtractorOptions& options) : impl_(std::make_un
   const at::Device dev = pick_device(options.device);
   c10::InferenceMode guard;
   SslWeights w = load_ssl_weights(cfg, options.weights, dev);
+  impl_->weights_hash = content_hash(options.weights);
   impl_->setup(std::move(cfg), std::move(w), dev);
 }
 
@@ -141,6 +144,7 @@ FrontEndInfo SslExtractor::info() const {
   FrontEndInfo i;
   i.extractor = name();
   i.weights = impl_->opt.weights;
+  i.weights_hash = impl_->weights_hash;
   i.layer = impl_->layer;
   i.normalize = impl_->normalize;
   i.dim = dim();

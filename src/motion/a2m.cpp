@@ -128,6 +128,7 @@ AudioToMotionImpl::AudioToMotionImpl(const A2MConfig& c) : cfg(c) {
   z_up = register_module("z_up", torch::nn::ConvTranspose1d(torch::nn::ConvTranspose1dOptions(L, H, c.down).stride(c.down)));
   dec_net = register_module("dec_net", WaveNet(H, H, K, c.layers, c.dropout));
   out = register_module("out", torch::nn::Conv1d(torch::nn::Conv1dOptions(H, 204, 1)));
+  motion_scale = register_buffer("motion_scale", torch::ones({1}));
 }
 
 torch::Tensor AudioToMotionImpl::encode_audio(torch::Tensor audio, torch::Tensor mask) {
@@ -142,7 +143,7 @@ std::pair<torch::Tensor, torch::Tensor> AudioToMotionImpl::prior(torch::Tensor h
 
 torch::Tensor AudioToMotionImpl::decode(torch::Tensor z, torch::Tensor h, torch::Tensor mask) {
   torch::Tensor x = z_up->forward(z) * mask;
-  return (out->forward(dec_net->forward(x, h, mask)) * mask).transpose(1, 2);
+  return (out->forward(dec_net->forward(x, h, mask)) * mask).transpose(1, 2) * motion_scale;
 }
 
 A2MOutput AudioToMotionImpl::forward(torch::Tensor audio, torch::Tensor target, torch::Tensor mask2, at::Generator& gen) {
@@ -151,7 +152,7 @@ A2MOutput AudioToMotionImpl::forward(torch::Tensor audio, torch::Tensor target, 
   torch::Tensor mask = mask2.unsqueeze(1);                                   // [B, 1, T]
   torch::Tensor mask_d = mask.view({B, 1, T / D, D}).amax(-1);             // [B, 1, T/D]
   torch::Tensor h = encode_audio(audio, mask);
-  torch::Tensor t = target_in->forward(target.transpose(1, 2)) * mask;
+  torch::Tensor t = target_in->forward(target.transpose(1, 2) / motion_scale) * mask;
   torch::Tensor q = post_out->forward(post_down->forward(post_net->forward(t, h, mask) + t)) * mask_d;
   torch::Tensor mu_q = q.index({Slice(), Slice(0, cfg.latent)}), logs_q = q.index({Slice(), Slice(cfg.latent, 2 * cfg.latent)});
   torch::Tensor eps = torch::randn(mu_q.sizes(), gen, mu_q.options().device(torch::kCPU)).to(mu_q.device());

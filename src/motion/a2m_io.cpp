@@ -73,6 +73,15 @@ TrainA2MReport train_a2m(const TrainA2MOptions& opt) {
   torch::manual_seed(lo.seed);
   AudioToMotion model(mc);
   model->train();
+  double ss = 0, sn = 0;
+  for (const auto& c : clips)
+    for (float v : c.disp) {
+      ss += static_cast<double>(v) * v;
+      sn += 1;
+    }
+  const double scale = std::sqrt(ss / std::max(1.0, sn)) + 1e-8;
+  model->motion_scale.fill_(scale);
+  spdlog::info("a2m: motion scale (RMS displacement) {:.4g} canonical units", scale);
   NamedTensors params;
   for (auto& p : model->named_parameters()) params.emplace_back(p.key(), p.value());
   train::AdamW optimiser({train::ParamGroup{"a2m", params, {}}});
@@ -116,12 +125,13 @@ TrainA2MReport train_a2m(const TrainA2MOptions& opt) {
     }
     A2MOutput o = model->forward(audio, target, mask, gen);
     const torch::Tensor valid = mask.sum().clamp_min(1);
-    torch::Tensor err = (o.recon - target).pow(2) * dimw;                      // [B, T, 204]
+    // errors in units of the motion scale
+    torch::Tensor err = ((o.recon - target) / scale).pow(2) * dimw;            // [B, T, 204]
     torch::Tensor rec = (err.mean(-1) * fw * mask).sum() / (fw * mask).sum().clamp_min(1);
     torch::Tensor vel_p = o.recon.narrow(1, 1, crop - 1) - o.recon.narrow(1, 0, crop - 1);
     torch::Tensor vel_t = target.narrow(1, 1, crop - 1) - target.narrow(1, 0, crop - 1);
     torch::Tensor m2 = mask.narrow(1, 1, crop - 1) * mask.narrow(1, 0, crop - 1);
-    torch::Tensor cont = ((vel_p - vel_t).pow(2).mean(-1) * m2).sum() / m2.sum().clamp_min(1);
+    torch::Tensor cont = (((vel_p - vel_t) / scale).pow(2).mean(-1) * m2).sum() / m2.sum().clamp_min(1);
     const double klw = w_kl * std::min(1.0, static_cast<double>(step + 1) / std::max(1.0, kl_warmup));
     train::StepResult r;
     r.loss = w_rec * rec + w_cont * cont + klw * o.kl;
@@ -149,7 +159,11 @@ TrainA2MReport train_a2m(const TrainA2MOptions& opt) {
   };
   hooks.save = [&](const std::string& path, std::int64_t step) {
     NamedTensors all;
-    for (auto& p : model->named_parameters()) all.emplace_back(p.key(), p.value());
+    std::vector<std::string> names;
+    for (auto& p : model->named_parameters()) {
+      all.emplace_back(p.key(), p.value());
+      names.push_back(p.key());
+    }
     for (auto& b : model->named_buffers()) all.emplace_back(b.key(), b.value());
     std::map<std::string, std::string> meta = {{"emogene.kind", "a2m"},
                                                {"emogene.format", std::to_string(kA2MFormat)},
@@ -157,7 +171,7 @@ TrainA2MReport train_a2m(const TrainA2MOptions& opt) {
                                                {"emogene.config", cfg.dump()},
                                                {"emogene.frontend", front_end_json(fe).dump()},
                                                {"emogene.provenance", provenance(opt.data, step, opt.config_name)}};
-    write_tensors(path, all, meta);
+    write_tensors(path, all, meta, f16_names(cfg, names));
   };
   hooks.preview = [&](std::int64_t) {
     torch::NoGradGuard ng;

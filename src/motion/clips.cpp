@@ -1,8 +1,6 @@
 // Private to motion/: training clips and shared checkpoint metadata (clips.h).
 #include "motion/clips.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <atomic>
 #include <exception>
@@ -10,12 +8,13 @@
 #include <ctime>
 #include <mutex>
 #include <random>
+#include <thread>
 
 #include "emogene/audio/audio.h"
 #include "emogene/core/build_info.h"
 #include "emogene/core/error.h"
 #include "emogene/core/progress.h"
-#include "emogene/motion/a2m.h"
+#include "emogene/core/runtime.h"
 #include "emogene/motion/a2m_io.h"
 #include "emogene/train/train.h"
 
@@ -27,6 +26,7 @@ features::FrontEndInfo front_end_from_json(const nlohmann::json& fe) {
   features::FrontEndInfo i;
   i.extractor = fe.value("extractor", std::string());
   i.weights = fe.value("weights", std::string());
+  i.weights_hash = fe.value("weights_hash", std::string());
   i.layer = fe.value("layer", -1);
   i.normalize = fe.value("normalize", false);
   i.dim = fe.value("dim", std::int64_t{0});
@@ -34,7 +34,7 @@ features::FrontEndInfo front_end_from_json(const nlohmann::json& fe) {
 }
 
 nlohmann::json front_end_json(const features::FrontEndInfo& i) {
-  return {{"extractor", i.extractor}, {"weights", i.weights}, {"layer", i.layer}, {"normalize", i.normalize},
+  return {{"extractor", i.extractor}, {"weights", i.weights}, {"weights_hash", i.weights_hash}, {"layer", i.layer}, {"normalize", i.normalize},
           {"dim", i.dim}, {"frame_rate", i.frame_rate}};
 }
 
@@ -95,56 +95,63 @@ std::vector<Clip> load_clips(const dataset::Dataset& ds, const std::string& spli
   std::exception_ptr failure;
   const auto n_clips = static_cast<std::int64_t>(idx.size());
   // Each clip's work depends only on its index and seed: the result is the same for any thread count.
-#pragma omp parallel for schedule(dynamic, 1)
-  for (std::int64_t n = 0; n < n_clips; ++n) {
-    try {
-      {
+  std::atomic<std::int64_t> next{0};
+  auto worker = [&] {
+    for (std::int64_t n = next++; n < n_clips; n = next++) {
+      try {
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          if (failure) return;
+        }
+        const std::size_t ci = idx[static_cast<std::size_t>(n)];
+        dataset::ClipData c = ds.load_clip(ci, true);
+        if (c.landmarks_neutral.data.empty())
+          throw bad_input(ds.dir(), "clip " + ds.meta().clips[ci].id + " has no landmarks_neutral.npy (motion models train on synthetic corpora)");
+        const Shape neutral = ds.neutral_shape(ds.meta().clips[ci].identity);
+        std::vector<float> mono = audio::resample(audio::to_mono(c.audio), c.audio.sample_rate, 16000);
+        for (int v = 0; v <= variants; ++v) {
+          std::vector<float> x = mono;
+          double speed = 1;
+          if (v > 0) {
+            std::mt19937_64 rng(train::step_seed(seed, static_cast<std::int64_t>(ci * 131 + static_cast<std::size_t>(v))));
+            speed = audio::augment(x, 16000, aug, rng);
+          }
+          features::Features f = ex.extract(x);
+          const double dur = static_cast<double>(x.size()) / 16000.0;
+          Clip k;
+          k.frames = static_cast<std::int64_t>(std::floor(dur * kInternalRate));
+          if (k.frames < 8) continue;
+          std::vector<double> times(static_cast<std::size_t>(k.frames));
+          for (std::int64_t i = 0; i < k.frames; ++i) times[static_cast<std::size_t>(i)] = (static_cast<double>(i) + 0.5) / kInternalRate;
+          k.feats = features_at(f, times);
+          k.disp.resize(static_cast<std::size_t>(k.frames) * 204);
+          std::vector<float> gap(static_cast<std::size_t>(k.frames));
+          for (std::int64_t i = 0; i < k.frames; ++i) {
+            float* d = k.disp.data() + i * 204;
+            disp_at(c.landmarks_neutral, neutral, ds.meta().fps, times[static_cast<std::size_t>(i)] * speed, d);
+            Shape s;
+            for (int q = 0; q < 204; ++q) s.data()[q] = d[q] + neutral.data()[q];
+            gap[static_cast<std::size_t>(i)] = landmarks::lip_gap(s);
+          }
+          const float gmax = *std::max_element(gap.begin(), gap.end());
+          k.weight.resize(gap.size());
+          for (std::size_t i = 0; i < gap.size(); ++i) k.weight[i] = 1.f + (gap[i] < 0.15f * gmax ? closure : 0.f);
+          per[static_cast<std::size_t>(n)].push_back(std::move(k));
+        }
+        const std::int64_t d = ++done;
         std::lock_guard<std::mutex> lock(mu);
-        if (failure) continue;
+        progress.update(std::max(d, progress.done()));
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!failure) failure = std::current_exception();
       }
-      const std::size_t ci = idx[static_cast<std::size_t>(n)];
-      dataset::ClipData c = ds.load_clip(ci, true);
-      if (c.landmarks_neutral.data.empty())
-        throw bad_input(ds.dir(), "clip " + ds.meta().clips[ci].id + " has no landmarks_neutral.npy (motion models train on synthetic corpora)");
-      const Shape neutral = ds.neutral_shape(ds.meta().clips[ci].identity);
-      std::vector<float> mono = audio::resample(audio::to_mono(c.audio), c.audio.sample_rate, 16000);
-      for (int v = 0; v <= variants; ++v) {
-        std::vector<float> x = mono;
-        double speed = 1;
-        if (v > 0) {
-          std::mt19937_64 rng(train::step_seed(seed, static_cast<std::int64_t>(ci * 131 + static_cast<std::size_t>(v))));
-          speed = audio::augment(x, 16000, aug, rng);
-        }
-        features::Features f = ex.extract(x);
-        const double dur = static_cast<double>(x.size()) / 16000.0;
-        Clip k;
-        k.frames = static_cast<std::int64_t>(std::floor(dur * kInternalRate));
-        if (k.frames < 8) continue;
-        std::vector<double> times(static_cast<std::size_t>(k.frames));
-        for (std::int64_t i = 0; i < k.frames; ++i) times[static_cast<std::size_t>(i)] = (static_cast<double>(i) + 0.5) / kInternalRate;
-        k.feats = features_at(f, times);
-        k.disp.resize(static_cast<std::size_t>(k.frames) * 204);
-        std::vector<float> gap(static_cast<std::size_t>(k.frames));
-        for (std::int64_t i = 0; i < k.frames; ++i) {
-          float* d = k.disp.data() + i * 204;
-          disp_at(c.landmarks_neutral, neutral, ds.meta().fps, times[static_cast<std::size_t>(i)] * speed, d);
-          Shape s;
-          for (int q = 0; q < 204; ++q) s.data()[q] = d[q] + neutral.data()[q];
-          gap[static_cast<std::size_t>(i)] = landmarks::lip_gap(s);
-        }
-        const float gmax = *std::max_element(gap.begin(), gap.end());
-        k.weight.resize(gap.size());
-        for (std::size_t i = 0; i < gap.size(); ++i) k.weight[i] = 1.f + (gap[i] < 0.15f * gmax ? closure : 0.f);
-        per[static_cast<std::size_t>(n)].push_back(std::move(k));
-      }
-      const std::int64_t d = ++done;
-      std::lock_guard<std::mutex> lock(mu);
-      progress.update(std::max(d, progress.done()));
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(mu);
-      if (!failure) failure = std::current_exception();
     }
-  }
+  };
+  std::vector<std::thread> pool;
+  const int n_threads = std::max(1, std::min<int>(threads(), static_cast<int>(n_clips)));
+  for (int t = 1; t < n_threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
   if (failure) std::rethrow_exception(failure);
   progress.finish();
   std::vector<Clip> out;
@@ -167,6 +174,13 @@ void check_front_end(const features::FrontEndInfo& e, const features::FrontEndIn
                                      std::to_string(e.dim) + (e.normalize ? ", normalised" : "") + "), not " + a.extractor +
                                      " (layer " + std::to_string(a.layer) + ", dim " + std::to_string(a.dim) +
                                      (a.normalize ? ", normalised" : "") + "): use --extractor " + e.extractor);
+  if (!e.weights_hash.empty() && !a.weights_hash.empty() && e.weights_hash != a.weights_hash)
+    throw bad_input(path, "was trained with other " + e.extractor + " weights (content hash " + e.weights_hash + ", from " +
+                              e.weights + ") than " + a.weights + " (" + a.weights_hash + ")");
+}
+
+std::vector<std::string> f16_names(const nlohmann::json& cfg, const std::vector<std::string>& params) {
+  return cfg.value("save_f16", false) ? params : std::vector<std::string>{};
 }
 
 Image line_plot(const std::vector<float>& truth, const std::vector<float>& pred) {

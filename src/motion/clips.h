@@ -41,6 +41,9 @@ nlohmann::json front_end_json(const features::FrontEndInfo& i);
 features::FrontEndInfo front_end_from_json(const nlohmann::json& j);
 // bad_input naming `path` (a checkpoint) when the features at hand are not those it was trained on.
 void check_front_end(const features::FrontEndInfo& expected, const features::FrontEndInfo& actual, const std::string& path);
+// The names of `params` to store as f16 when the config asks for it ("save_f16": true): model files
+// are for inference (the resume state in F.train keeps f32), and f16 halves what data/ carries.
+std::vector<std::string> f16_names(const nlohmann::json& cfg, const std::vector<std::string>& params);
 // "emogene.provenance": data, steps, date, git commit, config name.
 std::string provenance(const std::string& data, std::int64_t steps, const std::string& config_name);
 // Two series on one small chart (blue `truth`, red `pred`), scaled to their common maximum.

@@ -404,7 +404,9 @@ TrainSyncReport train_sync(const TrainSyncOptions& opt) {
                                                {"emogene.config", cfg.dump()},
                                                {"emogene.frontend", front_end_json(fe).dump()},
                                                {"emogene.provenance", provenance(opt.data, step, opt.config_name)}};
-    write_tensors(path, all_tensors(net), meta);
+    std::vector<std::string> names;
+    for (auto& p : net->named_parameters()) names.push_back(p.key());
+    write_tensors(path, all_tensors(net), meta, f16_names(cfg, names));
   };
   hooks.preview = [&](std::int64_t) {
     // Mean cosine against offset (-25..25 steps of 20 ms) on the first training sequences: blue the

@@ -56,3 +56,31 @@ TEST(FileIo, ExitCodes) {
   set_interrupted(false);
   EXPECT_NO_THROW(throw_if_interrupted("loop"));
 }
+
+TEST(FileIo, ContentHashIdentifiesContents) {
+  const std::string dir = test::temp_dir();
+  std::vector<std::uint8_t> bytes = test::random_bytes(3 * (1 << 20) + 13, 7);  // spans read chunks, odd tail
+  test::write_bytes(dir + "/a.bin", bytes);
+  test::write_bytes(dir + "/b.bin", bytes);
+  const std::string h = content_hash(dir + "/a.bin");
+  EXPECT_EQ(h.size(), 16u);
+  EXPECT_EQ(h, content_hash(dir + "/b.bin"));
+  bytes[2 * (1 << 20) + 5] ^= 1;  // one bit
+  test::write_bytes(dir + "/b.bin", bytes);
+  EXPECT_NE(h, content_hash(dir + "/b.bin"));
+  bytes.pop_back();  // in the odd tail
+  test::write_bytes(dir + "/b.bin", bytes);
+  EXPECT_NE(h, content_hash(dir + "/b.bin"));
+  // Empty input: the FNV-1a offset basis.
+  test::write_bytes(dir + "/empty", {});
+  EXPECT_EQ(content_hash(dir + "/empty"), "cbf29ce484222325");
+  // A folder: its files' names and contents.
+  std::filesystem::create_directories(dir + "/m1");
+  std::filesystem::create_directories(dir + "/m2");
+  test::write_text(dir + "/m1/config.json", "{}");
+  test::write_text(dir + "/m2/config.json", "{}");
+  EXPECT_EQ(content_hash(dir + "/m1"), content_hash(dir + "/m2"));
+  test::write_text(dir + "/m2/other.json", "{}");
+  EXPECT_NE(content_hash(dir + "/m1"), content_hash(dir + "/m2"));
+  EXPECT_NE(test::bad_input_message([&] { content_hash(dir + "/missing"); }).find("missing"), std::string::npos);
+}

@@ -56,6 +56,11 @@ class AtomicOutput {
 // Writes bytes to path through an AtomicOutput.
 void write_file_atomic(const std::string& path, const void* data, std::size_t size);
 
+// A 64-bit content hash (FNV-1a over 8-byte words, 16 hex digits) of a file, or of every regular
+// file in a folder (sorted by name; names are hashed too). Identifies weights, not security.
+// Throws bad_input naming the path if it cannot be read.
+std::string content_hash(const std::string& path);
+
 // The folder of the running executable.
 std::string executable_dir();
 

@@ -63,6 +63,7 @@ struct ExtractorOptions {
 struct FrontEndInfo {
   std::string extractor;  // "mel", "hubert", "wav2vec2"
   std::string weights;    // path, "" for mel
+  std::string weights_hash;  // content_hash of the weights (DESIGN §3), "" for mel and random weights
   int layer = -1;         // resolved layer (0..L), -1 for mel
   bool normalize = false; // input normalisation in force
   std::int64_t dim = 0;

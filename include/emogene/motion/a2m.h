@@ -15,9 +15,10 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "emogene/motion/a2m_io.h"  // kInternalRate
+
 namespace emogene::motion {
 
-constexpr double kInternalRate = 50.0;
 
 struct A2MConfig {
   std::int64_t audio_dim = 80;   // feature dimension (the front end's)
@@ -78,6 +79,10 @@ struct AudioToMotionImpl : torch::nn::Module {
   torch::nn::Conv1d post_down{nullptr}, prior_down{nullptr};
   torch::nn::ConvTranspose1d z_up{nullptr};
   torch::nn::ModuleList flows;
+  // RMS of the training displacements: the networks work in units of it (so the reconstruction
+  // term is O(1) next to the KL term; without it the posterior collapses), inputs and outputs in
+  // canonical units. A buffer, saved with the weights.
+  torch::Tensor motion_scale;
 
  private:
   torch::Tensor encode_audio(torch::Tensor audio, torch::Tensor mask);

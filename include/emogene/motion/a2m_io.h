@@ -14,7 +14,10 @@
 
 namespace emogene::motion {
 
-constexpr int kA2MFormat = 1;
+// The models' internal rate (Hz): twice the 25 fps video, so 1-2 frame lip closures survive.
+constexpr double kInternalRate = 50.0;
+
+constexpr int kA2MFormat = 2;  // 2: motion_scale buffer
 
 struct TrainA2MOptions {
   std::string data;            // dataset folder
