@@ -8,13 +8,13 @@
 #include <ctime>
 #include <mutex>
 #include <random>
-#include <thread>
+
+#include <ATen/Parallel.h>
 
 #include "emogene/audio/audio.h"
 #include "emogene/core/build_info.h"
 #include "emogene/core/error.h"
 #include "emogene/core/progress.h"
-#include "emogene/core/runtime.h"
 #include "emogene/motion/a2m_io.h"
 #include "emogene/train/train.h"
 
@@ -95,9 +95,9 @@ std::vector<Clip> load_clips(const dataset::Dataset& ds, const std::string& spli
   std::exception_ptr failure;
   const auto n_clips = static_cast<std::int64_t>(idx.size());
   // Each clip's work depends only on its index and seed: the result is the same for any thread count.
-  std::atomic<std::int64_t> next{0};
-  auto worker = [&] {
-    for (std::int64_t n = next++; n < n_clips; n = next++) {
+  // On LibTorch's thread pool (DESIGN §2: one threading layer, so --threads is the whole budget).
+  at::parallel_for(0, n_clips, 1, [&](std::int64_t first, std::int64_t last) {
+    for (std::int64_t n = first; n < last; ++n) {
       try {
         {
           std::lock_guard<std::mutex> lock(mu);
@@ -146,12 +146,7 @@ std::vector<Clip> load_clips(const dataset::Dataset& ds, const std::string& spli
         if (!failure) failure = std::current_exception();
       }
     }
-  };
-  std::vector<std::thread> pool;
-  const int n_threads = std::max(1, std::min<int>(threads(), static_cast<int>(n_clips)));
-  for (int t = 1; t < n_threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
+  });
   if (failure) std::rethrow_exception(failure);
   progress.finish();
   std::vector<Clip> out;
