@@ -180,6 +180,13 @@ A2MOutput AudioToMotionImpl::forward(torch::Tensor audio, torch::Tensor target, 
 
 torch::Tensor AudioToMotionImpl::infer(torch::Tensor audio, torch::Tensor mask2, double temperature, at::Generator& gen) {
   const std::int64_t B = audio.size(0), T = audio.size(1), D = cfg.down;
+  torch::Tensor noise;
+  if (temperature > 0) noise = torch::randn({B, cfg.latent, T / D}, gen, audio.options().device(torch::kCPU)).to(audio.device());
+  return infer_with_noise(audio, mask2, temperature, noise);
+}
+
+torch::Tensor AudioToMotionImpl::infer_with_noise(torch::Tensor audio, torch::Tensor mask2, double temperature, torch::Tensor noise) {
+  const std::int64_t B = audio.size(0), T = audio.size(1), D = cfg.down;
   if (T % D) throw internal_error("a2m", "sequence length must be a multiple of the latent downsampling");
   torch::Tensor mask = mask2.unsqueeze(1);
   torch::Tensor mask_d = mask.view({B, 1, T / D, D}).amax(-1);
@@ -187,11 +194,23 @@ torch::Tensor AudioToMotionImpl::infer(torch::Tensor audio, torch::Tensor mask2,
   torch::Tensor h_d = prior_down->forward(h) * mask_d;
   auto [mu_p, logs_p] = prior(h_d, mask_d);
   torch::Tensor y = mu_p;
-  if (temperature > 0) y = y + torch::exp(logs_p) * torch::randn(mu_p.sizes(), gen, mu_p.options().device(torch::kCPU)).to(mu_p.device()) * temperature;
+  if (temperature > 0) y = y + torch::exp(logs_p) * noise * temperature;
   y = y * mask_d;
   const auto couplings = flows->children();
   for (auto it = couplings.rbegin(); it != couplings.rend(); ++it) y = (*it)->as<Coupling>()->inverse(y, h_d, mask_d);
   return decode(y, h, mask);
+}
+
+std::int64_t AudioToMotionImpl::receptive_field() const {
+  const std::int64_t D = cfg.down;
+  std::int64_t dil = 0;
+  for (std::int64_t i = 0; i < cfg.layers; ++i) dil += std::int64_t{1} << std::min<std::int64_t>(i, 5);
+  const std::int64_t wn = (cfg.kernel - 1) / 2 * dil;       // one WaveNet stack, in its own steps
+  const std::int64_t rf_h = 1 + wn;                          // audio encoding (internal steps)
+  const std::int64_t rf_hd = (rf_h + D) / D + 1;             // its downsampled copy (latent steps)
+  const std::int64_t rf_y = rf_hd + (cfg.flow_layers + 1) * wn + cfg.flow_layers;  // prior and flow (latent)
+  const std::int64_t rf = D * (rf_y + 1) + wn + rf_h + D;    // decoder (internal)
+  return (rf + D - 1) / D * D;
 }
 
 }  // namespace emogene::motion

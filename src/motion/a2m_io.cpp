@@ -225,6 +225,7 @@ TrainA2MReport train_a2m(const TrainA2MOptions& opt) {
 
 struct A2MModel::Impl {
   AudioToMotion model{nullptr};
+  std::int64_t chunk_steps = 3000;  // 60 s at the internal rate
   features::FrontEndInfo fe;
   torch::Device device = torch::kCPU;
   std::string path;
@@ -257,6 +258,10 @@ A2MModel::A2MModel(A2MModel&&) noexcept = default;
 
 const features::FrontEndInfo& A2MModel::front_end() const { return impl_->fe; }
 
+void A2MModel::set_chunk_seconds(double seconds) {
+  impl_->chunk_steps = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::lround(seconds * kInternalRate)));
+}
+
 void A2MModel::check_front_end(const features::FrontEndInfo& a) const { detail::check_front_end(impl_->fe, a, impl_->path); }
 
 landmarks::Sequence A2MModel::predict(const features::Features& f, const Shape& neutral, double fps, std::int64_t frames,
@@ -276,9 +281,20 @@ landmarks::Sequence A2MModel::predict(const features::Features& f, const Shape& 
     audio[0].narrow(0, 0, Ti).copy_(torch::from_blob(feats.data(), {Ti, f.dim}, torch::kFloat));
     mask[0].narrow(0, 0, Ti).fill_(1.f);
   }
+  // One noise sequence for the whole clip; decoded in chunks of chunk_steps with the model's receptive
+  // field as context on both sides, so the chunks join without seams (equal to one pass).
   at::Generator g = at::detail::createCPUGenerator(seed);
-  torch::Tensor disp = impl_->model->infer(audio.to(impl_->device), mask.to(impl_->device), temperature, g)[0]
-                           .narrow(0, 0, std::max<std::int64_t>(Ti, 1)).to(torch::kCPU).contiguous();
+  torch::Tensor noise = torch::randn({1, cfg.latent, Tp / cfg.down}, g, torch::TensorOptions().dtype(torch::kFloat));
+  const std::int64_t D = cfg.down, rf = impl_->model->receptive_field();
+  const std::int64_t chunk = std::max<std::int64_t>(D, impl_->chunk_steps / D * D);
+  torch::Tensor out = torch::empty({Tp, 204});
+  for (std::int64_t s0 = 0; s0 < Tp; s0 += chunk) {
+    const std::int64_t s1 = std::min(Tp, s0 + chunk), a = std::max<std::int64_t>(0, s0 - rf), b = std::min(Tp, s1 + rf);
+    torch::Tensor part = impl_->model->infer_with_noise(audio.narrow(1, a, b - a).to(impl_->device), mask.narrow(1, a, b - a).to(impl_->device),
+                                                        temperature, noise.narrow(2, a / D, (b - a) / D).to(impl_->device));
+    out.narrow(0, s0, s1 - s0).copy_(part[0].narrow(0, s0 - a, s1 - s0).to(torch::kCPU));
+  }
+  torch::Tensor disp = out.narrow(0, 0, std::max<std::int64_t>(Ti, 1)).contiguous();
   std::vector<float> d(disp.data_ptr<float>(), disp.data_ptr<float>() + disp.numel());
   std::vector<float> r = landmarks::resample_linear(d, 204, kInternalRate, fps, frames);
   landmarks::Sequence s{std::move(r)};

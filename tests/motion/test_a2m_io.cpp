@@ -75,6 +75,20 @@ TEST(A2MIo, TrainsLoadsAndPredicts) {
   auto a = m.predict(feats, n, 25, c.frames(), 0.0, 1), b = m.predict(feats, n, 25, c.frames(), 0.0, 2);
   EXPECT_EQ(a.frames(), c.frames());
   EXPECT_EQ(a.data, b.data);  // temperature 0: seed does not matter
+  // Long audio in chunks (here 0.5 s, far below the receptive field) equals one pass, at
+  // temperature 1 too (one noise sequence per clip).
+  features::Features longf = feats;
+  for (int k = 0; k < 3; ++k) longf.data.insert(longf.data.end(), feats.data.begin(), feats.data.end());
+  longf.frames = feats.frames * 4;
+  const std::int64_t long_frames = c.frames() * 4;
+  auto whole = m.predict(longf, n, 25, long_frames, 1.0, 7);
+  motion::A2MModel chunked(o.out);
+  chunked.set_chunk_seconds(0.5);
+  auto pieces = chunked.predict(longf, n, 25, long_frames, 1.0, 7);
+  ASSERT_EQ(pieces.data.size(), whole.data.size());
+  float worst = 0;
+  for (std::size_t i = 0; i < whole.data.size(); ++i) worst = std::max(worst, std::abs(whole.data[i] - pieces.data[i]));
+  EXPECT_LT(worst, 1e-5f);
   auto p30 = m.predict(feats, n, 30, 17, 1.0, 1);
   EXPECT_EQ(p30.frames(), 17);
   features::Features wrong = feats;

@@ -72,6 +72,12 @@ struct AudioToMotionImpl : torch::nn::Module {
   A2MOutput forward(torch::Tensor audio, torch::Tensor target, torch::Tensor mask, at::Generator& gen);
   // From audio alone: the latent from the prior with noise × temperature (0 = its mean), seeded.
   torch::Tensor infer(torch::Tensor audio, torch::Tensor mask, double temperature, at::Generator& gen);
+  // As infer, with the standard-normal prior noise given [B, latent, T / down] (for chunked decoding:
+  // one noise sequence per clip, sliced per chunk).
+  torch::Tensor infer_with_noise(torch::Tensor audio, torch::Tensor mask, double temperature, torch::Tensor noise);
+  // Internal-rate steps on each side that can influence an output step (a multiple of down): chunks
+  // decoded with this much context on both sides equal the whole-sequence result.
+  std::int64_t receptive_field() const;
 
   A2MConfig cfg;
   torch::nn::Conv1d audio_in{nullptr}, target_in{nullptr}, post_out{nullptr}, prior_out{nullptr}, z_in{nullptr}, out{nullptr};

@@ -47,6 +47,9 @@ class A2MModel {
   // differs (extractor, layer, normalisation or dimension).
   const features::FrontEndInfo& front_end() const;
   void check_front_end(const features::FrontEndInfo& actual) const;
+  // Long audio is decoded in chunks of this length (default 60 s) with the receptive field as
+  // context, so memory stays bounded and the result equals a single pass.
+  void set_chunk_seconds(double seconds);
   // Neutral landmarks [frames, 68, 3] at `fps` for `neutral` (canonical), from features on the
   // 50 Hz grid. temperature 0 = the prior's mean; seeded.
   landmarks::Sequence predict(const features::Features& f, const landmarks::Shape& neutral, double fps,
