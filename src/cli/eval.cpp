@@ -20,6 +20,8 @@
 #include "emogene/eval/landmark_metrics.h"
 #include "emogene/motion/a2m_io.h"
 #include "emogene/motion/sync.h"
+#include "emogene/render/nerf_train.h"
+#include "emogene/render/subject_model.h"
 
 namespace emogene::cli {
 
@@ -28,8 +30,9 @@ namespace {
 namespace fs = std::filesystem;
 
 struct Args {
-  std::string pred, ref, sync, clf, split = "test";
+  std::string pred, ref, sync, clf, split = "test", renderer = "plain", write;
   std::vector<std::string> audio;
+  std::int64_t stride = 1, max_frames = 0;
   double temperature = 0;
   bool json = false;
 };
@@ -218,6 +221,26 @@ void eval_emoclf_checkpoint(const Args& a) {
   }
 }
 
+void eval_nerf_checkpoint(const Args& a) {
+  if (a.ref.empty()) throw bad_input("--ref", "a nerf checkpoint is measured against a subject dataset: give --ref DIR");
+  const render::SubjectModel m(a.pred);
+  const render::NerfEval e = render::evaluate_nerf(m, a.ref, a.split, a.renderer, a.stride, a.max_frames, a.write);
+  nlohmann::json j = {{"split", a.split},         {"frames", e.frames},         {"renderer", a.renderer},
+                      {"psnr_face", e.psnr_face}, {"psnr_mouth", e.psnr_mouth}, {"psnr_frame", e.psnr_frame},
+                      {"ssim_face", e.ssim_face}, {"ssim_frame", e.ssim_frame}, {"samples_per_frame", e.samples_per_frame},
+                      {"seconds_per_frame", e.seconds_per_frame}};
+  if (a.json) {
+    std::printf("%s\n", j.dump(2).c_str());
+    return;
+  }
+  std::printf("nerf %s on the '%s' split (%lld frames, %s renderer, true landmarks and poses, test latent)\n", a.pred.c_str(),
+              a.split.c_str(), static_cast<long long>(e.frames), a.renderer.c_str());
+  std::printf("  PSNR face box   %7.2f dB   SSIM %.4f\n", e.psnr_face, e.ssim_face);
+  std::printf("  PSNR mouth box  %7.2f dB\n", e.psnr_mouth);
+  std::printf("  PSNR frame      %7.2f dB   SSIM %.4f\n", e.psnr_frame, e.ssim_frame);
+  std::printf("  %.0f head samples a frame, %.3f s a frame\n", e.samples_per_frame, e.seconds_per_frame);
+}
+
 }  // namespace
 
 void setup_eval(CLI::App& app, RunFn& run) {
@@ -230,14 +253,19 @@ void setup_eval(CLI::App& app, RunFn& run) {
               "accuracy by offset (±1, ±2, ±5 frames). --pred an m2e checkpoint with --ref (and --clf an emoclf "
               "checkpoint): error to the true emotional landmarks, lip gap kept, neutral identity, magnitude by "
               "intensity, transition steps, emotion accuracy. --pred an emoclf checkpoint with --ref: its accuracy "
-              "and confusion matrix");
-  sub->add_option("--pred", a->pred, "What to measure: an a2m, sync, m2e or emoclf checkpoint")->required();
+              "and confusion matrix. --pred a nerf checkpoint with --ref a subject dataset: PSNR of the face box, the "
+              "mouth box and the whole frame, and SSIM, of frames rendered from the split's true landmarks and poses");
+  sub->add_option("--pred", a->pred, "What to measure: an a2m, sync, m2e, emoclf or nerf checkpoint")->required();
   sub->add_option("--ref", a->ref, "Reference: a dataset folder with landmarks_neutral.npy");
   sub->add_option("--audio", a->audio, "Audio files or folders (recursive) to drive an a2m checkpoint with (repeatable)");
   sub->add_option("--sync", a->sync, "A sync expert checkpoint for the Sync metric of an a2m checkpoint");
   sub->add_option("--clf", a->clf, "An emoclf checkpoint for the emotion accuracy of an m2e checkpoint");
   sub->add_option("--split", a->split, "Dataset split")->capture_default_str();
   sub->add_option("--temperature", a->temperature, "Latent temperature (0 = the prior's mean)")->capture_default_str();
+  sub->add_option("--stride", a->stride, "nerf: render every N-th frame of the split")->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_option("--max-frames", a->max_frames, "nerf: at most this many frames (0 = all)")->capture_default_str();
+  sub->add_option("--renderer", a->renderer, "nerf: which renderer draws the frames (plain)")->capture_default_str();
+  sub->add_option("--write", a->write, "nerf: a folder to write truth | render PNGs into");
   sub->add_flag("--json", a->json, "Print JSON instead of a table");
   sub->callback([a, &run] {
     run = [a] {
@@ -251,8 +279,10 @@ void setup_eval(CLI::App& app, RunFn& run) {
         eval_m2e_checkpoint(*a);
       else if (kind == "emoclf")
         eval_emoclf_checkpoint(*a);
+      else if (kind == "nerf")
+        eval_nerf_checkpoint(*a);
       else
-        throw bad_input(a->pred, "eval measures a2m, sync, m2e and emoclf checkpoints (this is '" + kind + "')");
+        throw bad_input(a->pred, "eval measures a2m, sync, m2e, emoclf and nerf checkpoints (this is '" + kind + "')");
     };
   });
 }

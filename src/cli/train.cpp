@@ -9,13 +9,14 @@
 #include "emogene/emotion/m2e_io.h"
 #include "emogene/motion/a2m_io.h"
 #include "emogene/motion/sync.h"
+#include "emogene/render/nerf_train.h"
 
 namespace emogene::cli {
 
 namespace {
 
 struct TrainArgs {
-  std::string data, out, config, sync;
+  std::string data, out, config, sync, subject;
   std::vector<std::string> sets;
   std::int64_t steps = 0;
   bool resume = false, force = false;
@@ -41,7 +42,7 @@ nlohmann::json resolve_config(const TrainArgs& a, const std::string& module, std
 }  // namespace
 
 void setup_train(CLI::App& app, RunFn& run) {
-  CLI::App* train = app.add_subcommand("train", "Train a module: a2m (audio-to-motion VAE), sync (landmark-audio sync expert), m2e (motion-to-emotion), emoclf (landmark emotion classifier, the measure of emotion accuracy)");
+  CLI::App* train = app.add_subcommand("train", "Train a module: a2m (audio-to-motion VAE), sync (landmark-audio sync expert), m2e (motion-to-emotion), emoclf (landmark emotion classifier, the measure of emotion accuracy), nerf (a subject's renderer)");
   train->require_subcommand(1);
   auto a = std::make_shared<TrainArgs>();
   CLI::App* a2m = train->add_subcommand(
@@ -129,6 +130,38 @@ void setup_train(CLI::App& app, RunFn& run) {
       if (r.test.clips > 0)
         spdlog::info("emoclf test split: accuracy {:.1f}% of {} clips, {:.1f}% of {} at intensity >= 2/3", 100 * r.test.accuracy,
                      r.test.clips, 100 * r.test.strong_accuracy, r.test.strong_clips);
+    };
+  });
+
+  auto n = std::make_shared<TrainArgs>();
+  CLI::App* nerf = train->add_subcommand(
+      "nerf", "Train a subject NeRF on a subject dataset (synth --kind subject, or prepare): a hash-grid head field in "
+              "canonical head space conditioned on the frontal landmarks, a pose-deformed torso field, composited over "
+              "the static background; rays weighted to the face and mouth, masks for head and torso, the occupancy "
+              "grid updated as it learns. Writes the subject checkpoint render uses (network, occupancy grid, "
+              "background, intrinsics, the take's landmarks and poses with idle frames); reports held-out PSNR on "
+              "the val split at the end");
+  nerf->add_option("--subject", n->subject, "Subject dataset folder (DESIGN §3)")->required();
+  nerf->add_option("--out,-o", n->out, "Checkpoint to write (also writes OUT.train, OUT.losses.csv, OUT.previews/)")->required();
+  nerf->add_option("--config", n->config, "JSON config (default: configs/nerf/default.json; small.json for a quick run)");
+  nerf->add_option("--set", n->sets, "Override a config value, e.g. --set data.rays=2048 (repeatable; V parsed as JSON)");
+  nerf->add_option("--steps", n->steps, "Training steps (overrides train.steps)")->check(CLI::PositiveNumber);
+  nerf->add_flag("--resume", n->resume, "Continue an interrupted run from OUT.train (same config and --set)");
+  nerf->add_flag("--force", n->force, "Start over even if OUT.train of an unfinished run exists");
+  nerf->callback([n, &run] {
+    run = [n] {
+      render::TrainNerfOptions o;
+      o.subject = n->subject;
+      o.out = n->out;
+      o.config = resolve_config(*n, "nerf", o.config_name);
+      o.steps = n->steps;
+      o.resume = n->resume;
+      o.force = n->force;
+      const render::TrainNerfReport r = render::train_nerf(o);
+      spdlog::info("train nerf: {} steps in {:.0f} s ({:.2f} steps/s) → {}", r.steps, r.seconds, r.steps_per_second, n->out);
+      if (r.val.frames > 0)
+        spdlog::info("nerf val split ({} frames): PSNR face {:.2f} dB, mouth {:.2f} dB, whole frame {:.2f} dB, SSIM face {:.4f}",
+                     r.val.frames, r.val.psnr_face, r.val.psnr_mouth, r.val.psnr_frame, r.val.ssim_face);
     };
   });
 }

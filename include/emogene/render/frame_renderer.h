@@ -1,0 +1,90 @@
+// Rendering one frame of the subject: the interface every renderer implements (the plain LibTorch
+// path here; the hand-written CPU path of issue 9 behind the same interface), and the pieces they
+// share so that both march the same samples (volume.h) with the same occupancy grid and threshold.
+//
+// A frame is: head over torso over the static background (RAD-NeRF's composition),
+//   rgb = head_rgb + (1 − head_alpha)·(torso_alpha·torso_rgb + (1 − torso_alpha)·background),
+// with head_rgb premultiplied (volume.h).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "emogene/render/nerf.h"
+#include "emogene/render/volume.h"
+
+namespace emogene::render {
+
+struct FrameRequest {
+  // Absolute canonical landmarks of the frame and its neighbours, the frame at the centre:
+  // [W, 68, 3] with W = the model's condition window, or [68, 3] (repeated over the window).
+  torch::Tensor landmarks;
+  torch::Tensor pose;          // [4, 4] head → camera (DESIGN §4)
+  std::int64_t latent = -1;    // a training frame's latent code, or −1: the fixed test latent
+  torch::Tensor background;    // [H, W, 3] f32 in [0, 1]
+  Intrinsics intrinsics;       // at width × height
+  std::int64_t width = 0, height = 0;
+};
+
+struct FrameResult {
+  torch::Tensor rgb;          // [H, W, 3] in [0, 1]
+  torch::Tensor alpha;        // [H, W] coverage of head and torso: 1 − (1 − head α)(1 − torso α)
+  torch::Tensor head_alpha;   // [H, W]
+  torch::Tensor torso_alpha;  // [H, W] (0 without a torso)
+  torch::Tensor depth;        // [H, W] expected distance of the head from the camera (0: no head)
+  std::int64_t samples = 0;   // head-field evaluations
+};
+
+// What a frame needs of the network before marching, computed once per frame (plain ops).
+struct FrameSetup {
+  torch::Tensor cond;          // [1, C] the smoothed landmark condition
+  torch::Tensor head_latent;   // [1, Lh]
+  torch::Tensor torso_latent;  // [1, Lt]
+  torch::Tensor anchors;       // [1, 2·A] torso anchors under the pose
+  torch::Tensor uv;            // [H·W, 2] pixel centres
+  Rays rays;                   // [H·W] in canonical head space
+};
+// Checks the request against the network (bad_input naming the problem) and prepares it on
+// `device`.
+FrameSetup setup_frame(NerfNetworkImpl& net, const FrameRequest& req, const torch::Device& device);
+
+// The head field bound to one frame's condition and latent, as the marcher's FieldFn.
+FieldFn head_field_fn(NerfNetworkImpl& net, const torch::Tensor& cond, const torch::Tensor& latent);
+
+// The torso over image points uv [N, 2] (pixels of width × height): rgb [N, 3], alpha [N] (zeros
+// without a torso).
+TorsoSamples render_torso(NerfNetworkImpl& net, const torch::Tensor& uv, const torch::Tensor& anchors,
+                          const torch::Tensor& latent, std::int64_t width, std::int64_t height);
+
+class FrameRenderer {
+ public:
+  virtual ~FrameRenderer() = default;
+  virtual std::string name() const = 0;
+  virtual FrameResult render(const FrameRequest& req) = 0;
+};
+
+// The plain path: stock LibTorch ops on the network's device (CPU or CUDA), under InferenceMode,
+// rays in chunks; march_rays with the grid and the config's samples and threshold.
+class PlainRenderer : public FrameRenderer {
+ public:
+  // grid may be null (every cell occupied). The network is put in eval mode.
+  PlainRenderer(NerfNetwork net, std::shared_ptr<const OccupancyGrid> grid);
+  std::string name() const override { return "plain"; }
+  FrameResult render(const FrameRequest& req) override;
+
+  MarchSettings settings;          // from the network's config; tests may change them
+  std::int64_t chunk_rays = 65536;  // rays per march (memory bound)
+
+ private:
+  NerfNetwork net_;
+  std::shared_ptr<const OccupancyGrid> grid_;
+};
+
+// "plain" (later also "cpu"): bad_input for an unknown kind.
+std::unique_ptr<FrameRenderer> make_frame_renderer(const std::string& kind, NerfNetwork net,
+                                                   std::shared_ptr<const OccupancyGrid> grid);
+
+}  // namespace emogene::render
