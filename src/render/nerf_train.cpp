@@ -2,6 +2,7 @@
 #include "emogene/render/nerf_train.h"
 
 #include <spdlog/spdlog.h>
+#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <mutex>
 #include <random>
 #include <set>
 
@@ -125,22 +127,24 @@ Take load_take(const std::string& dir, bool with_pixels) {
   t.masks = torch::empty({F, t.height, t.width}, torch::kUInt8);
   Progress progress("load frames", F, "frames");
   std::string error;
-#pragma omp parallel for schedule(dynamic, 8)
-  for (std::int64_t i = 0; i < F; ++i) {
-    try {
-      const auto [c, k] = train_src[static_cast<std::size_t>(i)];
-      const Image img = read_png(ds.clip_frame_path(c, k), 3);
-      const Image msk = read_png(ds.clip_mask_path(c, k), 1);
-      if (img.width != t.width || img.height != t.height || msk.width != t.width || msk.height != t.height)
-        throw bad_input(ds.clip_frame_path(c, k), "frame or mask size differs from the dataset's " + std::to_string(t.width) +
-                                                      "x" + std::to_string(t.height));
-      std::memcpy(t.images[i].data_ptr<std::uint8_t>(), img.pixels.data(), img.pixels.size());
-      std::memcpy(t.masks[i].data_ptr<std::uint8_t>(), msk.pixels.data(), msk.pixels.size());
-    } catch (const std::exception& e) {
-#pragma omp critical
-      if (error.empty()) error = e.what();
+  std::mutex error_mutex;
+  at::parallel_for(0, F, 8, [&](std::int64_t lo, std::int64_t hi) {
+    for (std::int64_t i = lo; i < hi; ++i) {
+      try {
+        const auto [c, k] = train_src[static_cast<std::size_t>(i)];
+        const Image img = read_png(ds.clip_frame_path(c, k), 3);
+        const Image msk = read_png(ds.clip_mask_path(c, k), 1);
+        if (img.width != t.width || img.height != t.height || msk.width != t.width || msk.height != t.height)
+          throw bad_input(ds.clip_frame_path(c, k), "frame or mask size differs from the dataset's " + std::to_string(t.width) +
+                                                        "x" + std::to_string(t.height));
+        std::memcpy(t.images[i].data_ptr<std::uint8_t>(), img.pixels.data(), img.pixels.size());
+        std::memcpy(t.masks[i].data_ptr<std::uint8_t>(), msk.pixels.data(), msk.pixels.size());
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (error.empty()) error = e.what();
+      }
     }
-  }
+  });
   if (!error.empty()) throw bad_input(dir, error);
   progress.finish();
   return t;
@@ -312,7 +316,23 @@ TrainNerfReport train_nerf(const TrainNerfOptions& opt) {
       const std::int64_t g = take.train[std::uniform_int_distribution<std::size_t>(0, take.train.size() - 1)(rng)];
       const torch::Tensor cond = net->condition->forward(window_of(take, g, Wc).unsqueeze(0));
       HeadFieldImpl* head = net->head.get();
-      grid->update([&](const torch::Tensor& x) { return head->density(x, cond); }, nc.occupancy.update_cells);
+      // instant-ngp: every cell during the first 256 steps (a cold grid knows nothing yet), then a
+      // random subset.
+      const std::int64_t G = nc.occupancy.resolution;
+      const std::int64_t cells = step < 256 ? G * G * G : nc.occupancy.update_cells;
+      grid->update([&](const torch::Tensor& x) { return head->density(x, cond); }, cells);
+    }
+    if (step == lo.schedule.steps - 1) {
+      // Before the last checkpoint: every cell under the conditions of 8 training frames, so the
+      // grid that rendering uses covers every mouth and eye state, not only the last few updates'.
+      torch::NoGradGuard ng;
+      const std::int64_t G = nc.occupancy.resolution;
+      HeadFieldImpl* head = net->head.get();
+      for (int k = 0; k < 8; ++k) {
+        const std::int64_t g = take.train[static_cast<std::size_t>(k) * take.train.size() / 8];
+        const torch::Tensor cond = net->condition->forward(window_of(take, g, Wc).unsqueeze(0));
+        grid->update([&](const torch::Tensor& x) { return head->density(x, cond); }, G * G * G);
+      }
     }
     // Frames and rays.
     std::vector<std::int64_t> fi(static_cast<std::size_t>(ts.frames));
