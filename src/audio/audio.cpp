@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -557,6 +558,21 @@ void write_wav(const std::string& path, const Waveform& w, WavFormat format) {
   int ret = sf_close(f.release());
   if (ret != 0) throw bad_input(path, std::string("write failed: ") + sf_error_number(ret));
   out.commit();
+}
+
+std::vector<std::string> list_audio_files(const std::string& dir) {
+  static const std::vector<std::string> exts = {".wav", ".flac", ".ogg", ".mp3", ".m4a", ".opus", ".aac", ".aiff", ".aif", ".au", ".caf"};
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec); !ec && it != std::filesystem::recursive_directory_iterator();
+       it.increment(ec)) {
+    std::string ext = it->path().extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (it->is_regular_file() && std::find(exts.begin(), exts.end(), ext) != exts.end()) out.push_back(it->path().string());
+  }
+  if (ec) throw bad_input(dir, "cannot list the folder (" + ec.message() + ")");
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace emogene::audio

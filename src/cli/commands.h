@@ -16,7 +16,8 @@ void setup_features(CLI::App& app, RunFn& run);
 void setup_bench(CLI::App& app, RunFn& run);  // `bench features` (later nerf, render)
 void setup_train(CLI::App& app, RunFn& run);
 void setup_prepare(CLI::App& app, RunFn& run);
-void setup_render(CLI::App& app, RunFn& run);   // `render`: audio to an MP4  // `prepare`: a subject video to a dataset
+void setup_render(CLI::App& app, RunFn& run);   // `render`: audio to an MP4
+void setup_batch(CLI::App& app, RunFn& run);    // `batch`: a folder of audio to MP4s  // `prepare`: a subject video to a dataset
 void setup_eval(CLI::App& app, RunFn& run);   // metrics of DESIGN §7 (a2m so far)  // `train a2m` (later sync, m2e, emoclf, nerf)
 
 // `emogene --version`: prints the versions, live BLAS, CPU features and thread count.

@@ -47,7 +47,6 @@ std::unique_ptr<features::FeatureExtractor> extractor_for(const features::FrontE
 
 // Files given, and the audio files under folders given (recursive, sorted).
 std::vector<std::string> audio_files(const std::vector<std::string>& args) {
-  static const std::vector<std::string> exts = {".wav", ".flac", ".ogg", ".mp3", ".m4a", ".opus", ".aac"};
   std::vector<std::string> out;
   for (const auto& a : args) {
     std::error_code ec;
@@ -55,15 +54,8 @@ std::vector<std::string> audio_files(const std::vector<std::string>& args) {
       out.push_back(a);
       continue;
     }
-    std::vector<std::string> found;
-    for (const auto& e : fs::recursive_directory_iterator(a, ec)) {
-      std::string ext = e.path().extension().string();
-      std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      if (e.is_regular_file() && std::find(exts.begin(), exts.end(), ext) != exts.end()) found.push_back(e.path().string());
-    }
-    if (ec) throw bad_input(a, "cannot list the folder (" + ec.message() + ")");
+    const std::vector<std::string> found = audio::list_audio_files(a);
     if (found.empty()) throw bad_input(a, "has no audio files");
-    std::sort(found.begin(), found.end());
     out.insert(out.end(), found.begin(), found.end());
   }
   return out;

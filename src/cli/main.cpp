@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   cli::setup_synth(app, run);
   cli::setup_prepare(app, run);
   cli::setup_render(app, run);
+  cli::setup_batch(app, run);
   cli::setup_features(app, run);
   cli::setup_bench(app, run);
   cli::setup_train(app, run);

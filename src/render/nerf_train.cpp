@@ -272,14 +272,14 @@ TrainNerfReport train_nerf(const TrainNerfOptions& opt) {
     net->condition->stdev.copy_(xy.std(0).clamp_min(1e-3));
   }
   auto grid = std::make_shared<OccupancyGrid>(nc.occupancy, nc.step());
-  if (opt.resume && fs::exists(opt.out)) {
-    // The occupancy grid is not a parameter: it comes back from the model file of the same step.
-    SafetensorsFile f(opt.out);
-    const std::int64_t G = grid->resolution();
-    grid->set_density(to_float_tensor(f.get("occupancy.density", {G, G, G})));
-    grid->set_bits(to_tensor(f.get("occupancy.bits", {G, G, G})) != 0);
+  const std::string occupancy_path = opt.out + ".occupancy";
+  if (opt.resume && fs::exists(occupancy_path)) {
+    // The occupancy grid is not a parameter: it comes back from the file written with OUT.train.
+    load_occupancy_state(SafetensorsFile(occupancy_path), *grid);
+  } else if (opt.resume && fs::exists(opt.out)) {
+    SafetensorsFile f(opt.out);  // development checkpoints kept the density in the model file
+    if (f.find("occupancy.density")) load_occupancy_state(f, *grid);
   }
-
   NamedTensors grids, nets;
   for (auto& p : net->named_parameters()) {
     const std::string& k = p.key();
@@ -425,6 +425,7 @@ TrainNerfReport train_nerf(const TrainNerfOptions& opt) {
   const SubjectInfo info = subject_info(take, opt.subject);
   hooks.save = [&](const std::string& path, std::int64_t step) {
     save_subject(path, *net, *grid, info, cfg, provenance_of(opt.subject, step, opt.config_name), ts.save_f16);
+    write_tensors(occupancy_path, occupancy_state(*grid), {{"emogene.kind", "train-occupancy"}, {"step", std::to_string(step)}});
   };
   // Preview: the first held-out frame (else the first training frame), truth | render.
   std::int64_t pv = take.train.front();

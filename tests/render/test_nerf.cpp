@@ -384,6 +384,19 @@ TEST(NerfModules, StateRoundTripThroughSafetensors) {
             std::string::npos);
 }
 
+TEST(NerfModules, OccupancyBitsPackEightToAByte) {
+  torch::manual_seed(9);
+  const torch::Tensor bits = torch::rand({1001}) > 0.6;
+  const torch::Tensor packed = pack_bits(bits);
+  ASSERT_EQ(packed.numel(), 126);
+  EXPECT_TRUE(torch::equal(unpack_bits(packed, 1001), bits));
+  // Bit i of the grid is bit i % 8 of byte i / 8.
+  torch::Tensor one = torch::zeros({16}, torch::kBool);
+  one[10] = true;
+  EXPECT_EQ(pack_bits(one)[1].item<int>(), 4);
+  EXPECT_EQ(pack_bits(one)[0].item<int>(), 0);
+}
+
 // ---- learning -------------------------------------------------------------------------------------
 
 TEST(NerfLearning, TinyHeadFieldLearnsAColouredSphere) {

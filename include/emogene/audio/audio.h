@@ -49,6 +49,10 @@ Waveform resample(const Waveform& w, int to_rate);  // every channel
 // load_audio → to_mono → resample to kModelRate: the models' working copy.
 std::vector<float> load_mono_16k(const std::string& path);
 
+// The audio files under a folder, recursively, by extension (wav flac ogg mp3 m4a opus aac aiff
+// au caf, any case), sorted by path. bad_input naming the folder when it cannot be listed.
+std::vector<std::string> list_audio_files(const std::string& dir);
+
 enum class WavFormat { PCM16, Float32 };
 // Writes a WAV file (atomically) at the waveform's own rate and channels.
 void write_wav(const std::string& path, const Waveform& w, WavFormat format = WavFormat::PCM16);

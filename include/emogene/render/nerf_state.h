@@ -12,9 +12,19 @@
 
 namespace emogene::render {
 
-// "net.<parameter or buffer name>" for every parameter and buffer of the network,
-// "occupancy.density" [G, G, G] f32 and "occupancy.bits" [G, G, G] u8.
+// "net.<parameter or buffer name>" for every parameter and buffer of the network and
+// "occupancy.bits" [ceil(G³/8)] u8: the occupancy bits packed 8 to a byte (cell i = (x·G + y)·G + z
+// in bit i % 8 of byte i / 8), all that rendering needs of the grid.
 NamedTensors nerf_state(NerfNetworkImpl& net, const OccupancyGrid& grid);
+
+// The whole grid for resuming training (the trainer's OUT.occupancy beside OUT.train):
+// "occupancy.density" [G, G, G] f32 and "occupancy.bits" [G, G, G] u8; and its reader.
+NamedTensors occupancy_state(const OccupancyGrid& grid);
+void load_occupancy_state(const SafetensorsFile& f, OccupancyGrid& grid);
+
+// Bits [any shape] packed 8 to a byte, and back to n bools.
+torch::Tensor pack_bits(const torch::Tensor& bits);
+torch::Tensor unpack_bits(const torch::Tensor& packed, std::int64_t n);
 
 // The hash-grid tables among those names: store them as F16 (write_tensors' as_f16) when the config
 // asks for f16 tables, or for a small demo checkpoint.

@@ -1,0 +1,218 @@
+// The whole pipeline through the binary on small data (seconds): synth a tiny subject, train its
+// NeRF for a few steps, render speech with a pause to an MP4 with the bundled a2m and m2e models;
+// batch over a folder with a corrupt file, reruns, shards; bad input.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "emogene/audio/audio.h"
+#include "emogene/core/npy.h"
+#include "emogene/video/video.h"
+#include "testutil.h"
+
+namespace fs = std::filesystem;
+using emogene::test::run_cli;
+
+namespace {
+
+const std::string kBin = EMOGENE_BIN;
+std::string home() { return std::getenv("EMOGENE_HOME") ? std::getenv("EMOGENE_HOME") : "."; }
+
+struct World {
+  std::string dir, subject, speech;  // speech: 1.2 s of speech, 1.0 s of silence, 0.8 s of speech
+  std::string short_speech;          // 0.6 s of it, for the batch
+  double seconds = 0;
+};
+
+// Built once for the suite.
+const World& world() {
+  static World w = [] {
+    World x;
+    x.dir = emogene::test::temp_dir() + "/../render_world";
+    fs::remove_all(x.dir);
+    fs::create_directories(x.dir);
+    auto r = run_cli(kBin, "--threads 2 -q synth --kind subject --seconds 6 --size 96 --seed 4 -o " + x.dir + "/subj");
+    EXPECT_EQ(r.code, 0) << r.err;
+    r = run_cli(kBin, "--threads 2 -q train nerf --subject " + x.dir + "/subj -o " + x.dir +
+                          "/s.ckpt --config " + home() + "/configs/nerf/small.json --steps 12 --set data.rays=512 --set data.frames=2");
+    EXPECT_EQ(r.code, 0) << r.err;
+    x.subject = x.dir + "/s.ckpt";
+    // Speech from the synthetic take, with a silent second in the middle.
+    std::string clip;
+    for (const auto& e : fs::directory_iterator(x.dir + "/subj/clips")) clip = std::min(clip.empty() ? e.path().string() : clip, e.path().string());
+    const emogene::audio::Waveform a = emogene::audio::load_audio(clip + "/audio.wav");
+    emogene::audio::Waveform s;
+    s.sample_rate = a.sample_rate;
+    s.channels = 1;
+    const std::vector<float> mono = emogene::audio::to_mono(a);
+    const auto take = [&](double from, double len) {
+      const auto i0 = static_cast<std::size_t>(from * a.sample_rate), n = static_cast<std::size_t>(len * a.sample_rate);
+      s.samples.insert(s.samples.end(), mono.begin() + static_cast<std::ptrdiff_t>(i0), mono.begin() + static_cast<std::ptrdiff_t>(i0 + n));
+    };
+    take(0.3, 1.2);
+    s.samples.insert(s.samples.end(), static_cast<std::size_t>(a.sample_rate), 0.f);
+    take(1.5, 0.8);
+    x.speech = x.dir + "/speech.wav";
+    emogene::audio::write_wav(x.speech, s);
+    x.seconds = s.duration();
+    emogene::audio::Waveform shrt = s;
+    shrt.samples.resize(static_cast<std::size_t>(0.6 * s.sample_rate));
+    x.short_speech = x.dir + "/short.wav";
+    emogene::audio::write_wav(x.short_speech, shrt);
+    return x;
+  }();
+  return w;
+}
+
+std::string common(const World& w) { return "--subject " + w.subject + " --size 96 "; }
+std::string small(const World& w) { return "--subject " + w.subject + " --size 64 "; }
+
+}  // namespace
+
+TEST(CliRender, SpeechWithAPauseToAnMp4) {
+  const World& w = world();
+  const std::string tmp = emogene::test::temp_dir(), out = tmp + "/out.mp4", dump = tmp + "/dump";
+  const auto r = run_cli(kBin, "--threads 2 render --audio " + w.speech + " --emotion happy@0.8 " + common(w) + "--seed 3 -o " + out +
+                                   " --dump " + dump);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const emogene::video::MediaInfo info = emogene::video::probe_media(out);
+  const double fps = 25;
+  const auto frames = static_cast<std::int64_t>(std::ceil(w.seconds * fps - 1e-9));
+  bool video = false, audio = false;
+  for (const auto& s : info.streams) {
+    if (s.type == "video") {
+      video = true;
+      EXPECT_EQ(s.codec, "h264");
+      EXPECT_EQ(s.width, 96);
+      EXPECT_EQ(s.frames, frames);
+    }
+    if (s.type == "audio") {
+      audio = true;
+      EXPECT_EQ(s.codec, "aac");
+    }
+  }
+  EXPECT_TRUE(video && audio);
+  EXPECT_NEAR(info.duration, w.seconds, 1.0 / fps + 0.03);
+  // Every intermediate, at the output rate.
+  for (const char* n : {"features.npy", "landmarks_neutral.npy", "landmarks_emotional.npy", "landmarks_final.npy", "poses.npy",
+                        "idle.npy", "blink.npy", "emotion.npy"})
+    EXPECT_TRUE(fs::exists(dump + "/" + n)) << n;
+  const emogene::Array lm = emogene::read_npy(dump + "/landmarks_final.npy");
+  EXPECT_EQ(lm.shape, (std::vector<std::int64_t>{frames, 68, 3}));
+  EXPECT_EQ(emogene::read_npy(dump + "/poses.npy").shape, (std::vector<std::int64_t>{frames, 4, 4}));
+  // The silent second is idle, the speech around it is not.
+  const emogene::Array idle = emogene::read_npy(dump + "/idle.npy");
+  const std::uint8_t* id = idle.data<std::uint8_t>();
+  int idle_mid = 0, idle_speech = 0;
+  for (std::int64_t i = 0; i < frames; ++i) {
+    const double t = (static_cast<double>(i) + 0.5) / fps;
+    if (t > 1.45 && t < 2.0) idle_mid += id[i];
+    if (t > 0.3 && t < 1.0) idle_speech += id[i];
+  }
+  EXPECT_GE(idle_mid, 12);
+  EXPECT_LE(idle_speech, 3);
+  // happy@0.8: the emotion track says so.
+  const emogene::Array emo = emogene::read_npy(dump + "/emotion.npy");
+  EXPECT_NEAR(emo.data<float>()[5], 1.0f, 1e-5);  // happy is index 5 (DESIGN §4)
+
+  // The same inputs and seed give the same bytes.
+  const std::string out2 = tmp + "/out2.mp4";
+  ASSERT_EQ(run_cli(kBin, "--threads 2 -q render --audio " + w.speech + " --emotion happy@0.8 " + common(w) + "--seed 3 -o " + out2).code, 0);
+  EXPECT_EQ(emogene::test::read_text(out), emogene::test::read_text(out2));
+  // Starting from given landmarks works too.
+  const std::string out3 = tmp + "/out3.mp4";
+  const auto r3 = run_cli(kBin, "--threads 2 -q render --audio " + w.speech + " --landmarks " + dump + "/landmarks_final.npy " + common(w) + "-o " + out3);
+  EXPECT_EQ(r3.code, 0) << r3.err;
+  EXPECT_TRUE(fs::exists(out3));
+}
+
+TEST(CliRender, BadInputIsOneLineAndWritesNothing) {
+  const World& w = world();
+  const std::string dir = emogene::test::temp_dir();
+  emogene::test::write_bytes(dir + "/corrupt.wav", emogene::test::random_bytes(3000, 5));
+  emogene::audio::Waveform empty;
+  empty.sample_rate = 16000;
+  empty.channels = 1;
+  emogene::audio::write_wav(dir + "/empty.wav", empty);
+  emogene::test::write_text(dir + "/lm.npy", "not an array");
+  const std::string out = dir + "/o.mp4";
+  struct Case {
+    std::string args, names;
+  };
+  const std::vector<Case> cases = {
+      {"--audio " + dir + "/missing.wav " + common(w), "missing.wav"},
+      {"--audio " + dir + "/corrupt.wav " + common(w), "corrupt.wav"},
+      {"--audio " + dir + "/empty.wav " + common(w), "empty.wav"},
+      {"--audio " + w.speech + " --emotion hapy " + common(w), "hapy"},
+      {"--audio " + w.speech + " --subject " + home() + "/data/models/a2m.ckpt", "a2m"},
+      {"--audio " + w.speech + " --subject " + w.subject + " --size 97", "--size"},
+      {"--audio " + w.speech + " " + common(w) + "--landmarks " + dir + "/lm.npy", "lm.npy"},
+  };
+  for (const Case& c : cases) {
+    const auto r = run_cli(kBin, "render " + c.args + " -o " + out);
+    EXPECT_EQ(r.code, 2) << c.args << "\n" << r.err;
+    EXPECT_EQ(emogene::test::count_lines(r.err), 1) << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.names), std::string::npos) << c.args << "\n" << r.err;
+    EXPECT_FALSE(fs::exists(out)) << c.args;
+  }
+  EXPECT_TRUE(fs::is_empty(dir) || !fs::exists(out));
+}
+
+TEST(CliBatch, FolderWithACorruptFileRerunAndShards) {
+  const World& w = world();
+  const std::string dir = emogene::test::temp_dir(), in = dir + "/in", out = dir + "/out";
+  fs::create_directories(in + "/sub");
+  fs::copy_file(w.short_speech, in + "/a.wav");
+  fs::copy_file(w.short_speech, in + "/sub/b.wav");
+  emogene::test::write_bytes(in + "/sub/bad.wav", emogene::test::random_bytes(2000, 9));
+  auto r = run_cli(kBin, "--threads 2 -q batch --audio-dir " + in + " -o " + out + " --emotion sad " + small(w) + "--jobs 2");
+  EXPECT_EQ(r.code, 1) << r.err;  // one file failed
+  EXPECT_TRUE(fs::exists(out + "/a.mp4"));
+  EXPECT_TRUE(fs::exists(out + "/sub/b.mp4"));
+  EXPECT_FALSE(fs::exists(out + "/sub/bad.mp4"));
+  nlohmann::json rep = nlohmann::json::parse(emogene::test::read_text(out + "/report.json"));
+  EXPECT_EQ(rep["done"], 2);
+  EXPECT_EQ(rep["failed"], 1);
+  for (const auto& f : rep["files"])
+    if (f["path"] == "sub/bad.wav") {
+      EXPECT_EQ(f["status"], "failed");
+      EXPECT_NE(f["reason"].get<std::string>().find("bad.wav"), std::string::npos);
+    }
+  // The same file renders to the same bytes alone and inside the batch (jobs 2).
+  const std::string alone = dir + "/alone.mp4";
+  ASSERT_EQ(run_cli(kBin, "--threads 2 -q render --audio " + in + "/a.wav --emotion sad " + small(w) + "-o " + alone).code, 0);
+  EXPECT_EQ(emogene::test::read_text(alone), emogene::test::read_text(out + "/a.mp4"));
+  // A rerun skips what is finished.
+  fs::remove(in + "/sub/bad.wav");
+  r = run_cli(kBin, "--threads 2 -q batch --audio-dir " + in + " -o " + out + " " + small(w));
+  EXPECT_EQ(r.code, 0) << r.err;
+  rep = nlohmann::json::parse(emogene::test::read_text(out + "/report.json"));
+  EXPECT_EQ(rep["skipped"], 2);
+  EXPECT_EQ(rep["done"], 0);
+  // Shards cover every file exactly once.
+  fs::copy_file(w.short_speech, in + "/c.wav");
+  int rendered = 0;
+  for (int s = 0; s < 3; ++s) {
+    const std::string o = dir + "/shard" + std::to_string(s);
+    r = run_cli(kBin, "--threads 2 -q batch --audio-dir " + in + " -o " + o + " --shard " + std::to_string(s) + "/3 " + small(w));
+    EXPECT_EQ(r.code, 0) << r.err;
+    for (const auto& e : fs::recursive_directory_iterator(o))
+      if (e.path().extension() == ".mp4") ++rendered;
+    EXPECT_TRUE(fs::exists(o + "/report-" + std::to_string(s) + "-of-3.json"));
+  }
+  EXPECT_EQ(rendered, 3);
+  // A manifest picks files, emotions and seeds; bad shard text is one line, exit 2.
+  emogene::test::write_text(dir + "/m.csv", "path,emotion,seed\n\"a.wav\",\"happy:0.6+surprised:0.4@0.8\",7\nc.wav,,\n");
+  r = run_cli(kBin, "--threads 2 -q batch --audio-dir " + in + " -o " + dir + "/man --manifest " + dir + "/m.csv " + small(w));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(dir + "/man/a.mp4"));
+  EXPECT_TRUE(fs::exists(dir + "/man/c.mp4"));
+  EXPECT_FALSE(fs::exists(dir + "/man/sub/b.mp4"));
+  r = run_cli(kBin, "batch --audio-dir " + in + " -o " + dir + "/x --shard 3/3 " + small(w));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(emogene::test::count_lines(r.err), 1) << r.err;
+}
