@@ -6,6 +6,7 @@
 //   audio envelope (correlation and lag) and, with --sync, the expert's figures;
 // - a sync checkpoint (--pred) against a dataset: its accuracy by offset.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fmt/format.h>
@@ -20,6 +21,7 @@
 #include "emogene/eval/landmark_metrics.h"
 #include "emogene/motion/a2m_io.h"
 #include "emogene/motion/sync.h"
+#include "emogene/face/face.h"
 #include "emogene/render/nerf_train.h"
 #include "emogene/render/subject_model.h"
 
@@ -33,6 +35,8 @@ struct Args {
   std::string pred, ref, sync, clf, split = "test", renderer = "plain", write;
   std::vector<std::string> audio;
   std::int64_t stride = 1, max_frames = 0;
+  bool control = false;
+  std::string drive;
   double temperature = 0;
   bool json = false;
 };
@@ -213,24 +217,109 @@ void eval_emoclf_checkpoint(const Args& a) {
   }
 }
 
+// dlib's reading of rendered frames against the landmarks that drove them (issue 8's control).
+struct Control {
+  std::vector<float> gap_drive, gap_dlib, eye_drive, eye_dlib;
+  std::int64_t frames = 0, detected = 0;
+};
+
+float gap_2d(const face::Points2& p) {
+  auto d = [&](int a, int b) { return std::hypot(p[a][0] - p[b][0], p[a][1] - p[b][1]); };
+  const float iod = std::max(1e-6f, d(36, 45));
+  return ((p[67][1] - p[61][1]) + (p[66][1] - p[62][1]) + (p[65][1] - p[63][1])) / 3.0f / iod;
+}
+
+float eye_2d(const face::Points2& p) {
+  auto d = [&](int a, int b) { return std::hypot(p[a][0] - p[b][0], p[a][1] - p[b][1]); };
+  const float l = (d(37, 41) + d(38, 40)) / (2 * d(36, 39) + 1e-6f), r = (d(43, 47) + d(44, 46)) / (2 * d(42, 45) + 1e-6f);
+  return 0.5f * (l + r);
+}
+
 void eval_nerf_checkpoint(const Args& a) {
   if (a.ref.empty()) throw bad_input("--ref", "a nerf checkpoint is measured against a subject dataset: give --ref DIR");
   const render::SubjectModel m(a.pred);
-  const render::NerfEval e = render::evaluate_nerf(m, a.ref, a.split, a.renderer, a.stride, a.max_frames, a.write);
+  render::NerfEvalOptions o;
+  o.split = a.split;
+  o.renderer = a.renderer;
+  o.stride = a.stride;
+  o.max_frames = a.max_frames;
+  o.write_dir = a.write;
+  o.drive_split = a.drive;
+  Control ctl;
+  std::unique_ptr<face::FaceDetector> det;
+  std::unique_ptr<face::LandmarkPredictor> pred;
+  if (a.control) {
+    det = std::make_unique<face::FaceDetector>(0);
+    pred = std::make_unique<face::LandmarkPredictor>();
+    o.hook = [&](const Image& img, const float* lm, const float* px) {
+      ++ctl.frames;
+      std::vector<face::FaceBox> boxes = det->detect(img);
+      face::FaceBox box;
+      if (!boxes.empty()) {
+        ++ctl.detected;
+        box = *std::max_element(boxes.begin(), boxes.end(), [](const auto& x, const auto& y) { return x.width() < y.width(); });
+      } else {  // the projected driving landmarks' box
+        box.left = box.top = 1e9;
+        box.right = box.bottom = -1e9;
+        for (int i = 0; i < 68; ++i) {
+          box.left = std::min<double>(box.left, px[2 * i]);
+          box.right = std::max<double>(box.right, px[2 * i]);
+          box.top = std::min<double>(box.top, px[2 * i + 1]);
+          box.bottom = std::max<double>(box.bottom, px[2 * i + 1]);
+        }
+      }
+      const face::Points2 p = pred->predict(img, box);
+      landmarks::Shape s = Eigen::Map<const landmarks::Shape>(lm);
+      ctl.gap_drive.push_back(landmarks::lip_gap(s));
+      ctl.eye_drive.push_back(landmarks::eye_openness(s));
+      ctl.gap_dlib.push_back(gap_2d(p));
+      ctl.eye_dlib.push_back(eye_2d(p));
+    };
+  }
+  const render::NerfEval e = render::evaluate_nerf(m, a.ref, o);
   nlohmann::json j = {{"split", a.split},         {"frames", e.frames},         {"renderer", a.renderer},
                       {"psnr_face", e.psnr_face}, {"psnr_mouth", e.psnr_mouth}, {"psnr_frame", e.psnr_frame},
                       {"ssim_face", e.ssim_face}, {"ssim_frame", e.ssim_frame}, {"samples_per_frame", e.samples_per_frame},
-                      {"seconds_per_frame", e.seconds_per_frame}};
+                      {"seconds_per_frame", e.seconds_per_frame}, {"driven_by", a.drive.empty() ? a.split : a.drive}};
+  double r_gap = 0, r_eye = 0, blink_ratio = 0;
+  std::int64_t blink_frames = 0;
+  if (a.control && ctl.frames > 0) {
+    r_gap = eval::pearson(ctl.gap_drive, ctl.gap_dlib);
+    r_eye = eval::pearson(ctl.eye_drive, ctl.eye_dlib);
+    std::vector<float> sorted = ctl.eye_drive;
+    std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(sorted.size() / 2), sorted.end());
+    const float med = sorted[sorted.size() / 2];
+    double shut = 0, open = 0;
+    std::int64_t n_open = 0;
+    for (std::size_t i = 0; i < ctl.eye_drive.size(); ++i) {
+      if (ctl.eye_drive[i] < 0.6f * med) {
+        shut += ctl.eye_dlib[i];
+        ++blink_frames;
+      } else {
+        open += ctl.eye_dlib[i];
+        ++n_open;
+      }
+    }
+    if (blink_frames > 0 && n_open > 0) blink_ratio = (shut / static_cast<double>(blink_frames)) / (open / static_cast<double>(n_open));
+    j["control"] = {{"frames", ctl.frames}, {"detected", ctl.detected}, {"lip_gap_r", r_gap}, {"eye_openness_r", r_eye},
+                    {"blink_frames", blink_frames}, {"dlib_eye_at_blinks_vs_open", blink_ratio}};
+  }
   if (a.json) {
     std::printf("%s\n", j.dump(2).c_str());
     return;
   }
-  std::printf("nerf %s on the '%s' split (%lld frames, %s renderer, true landmarks and poses, test latent)\n", a.pred.c_str(),
-              a.split.c_str(), static_cast<long long>(e.frames), a.renderer.c_str());
+  std::printf("nerf %s on the '%s' split (%lld frames, %s renderer, %s landmarks, true poses, test latent)\n", a.pred.c_str(),
+              a.split.c_str(), static_cast<long long>(e.frames), a.renderer.c_str(),
+              a.drive.empty() ? "its own" : ("the '" + a.drive + "' split's").c_str());
   std::printf("  PSNR face box   %7.2f dB   SSIM %.4f\n", e.psnr_face, e.ssim_face);
   std::printf("  PSNR mouth box  %7.2f dB\n", e.psnr_mouth);
   std::printf("  PSNR frame      %7.2f dB   SSIM %.4f\n", e.psnr_frame, e.ssim_frame);
   std::printf("  %.0f head samples a frame, %.3f s a frame\n", e.samples_per_frame, e.seconds_per_frame);
+  if (a.control)
+    std::printf("  dlib on the renders (%lld of %lld faces detected): lip gap r %.3f, eye openness r %.3f; at the %lld driving "
+                "blink frames dlib's eye openness is %.2f of the open frames'\n",
+                static_cast<long long>(ctl.detected), static_cast<long long>(ctl.frames), r_gap, r_eye,
+                static_cast<long long>(blink_frames), blink_ratio);
 }
 
 }  // namespace
@@ -258,6 +347,8 @@ void setup_eval(CLI::App& app, RunFn& run) {
   sub->add_option("--max-frames", a->max_frames, "nerf: at most this many frames (0 = all)")->capture_default_str();
   sub->add_option("--renderer", a->renderer, "nerf: which renderer draws the frames (plain)")->capture_default_str();
   sub->add_option("--write", a->write, "nerf: a folder to write truth | render PNGs into");
+  sub->add_flag("--control", a->control, "nerf: read the renders with dlib and correlate lip gap and eye openness with the driving landmarks");
+  sub->add_option("--drive", a->drive, "nerf: drive the split's poses with another split's landmarks (e.g. val)");
   sub->add_flag("--json", a->json, "Print JSON instead of a table");
   sub->callback([a, &run] {
     run = [a] {

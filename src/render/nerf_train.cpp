@@ -460,15 +460,21 @@ TrainNerfReport train_nerf(const TrainNerfOptions& opt) {
   const bool has_val = std::find(take.split.begin(), take.split.end(), std::uint8_t{1}) != take.split.end();
   if (has_val) {
     SubjectModel trained(opt.out);
-    rep.val = evaluate_nerf(trained, opt.subject, "val", "plain", 5, 40);
+    NerfEvalOptions eo;
+    eo.split = "val";
+    eo.stride = 5;
+    eo.max_frames = 40;
+    rep.val = evaluate_nerf(trained, opt.subject, eo);
     spdlog::info("nerf validation ({} frames): PSNR face {:.2f} dB, mouth {:.2f} dB, frame {:.2f} dB; SSIM face {:.4f}", rep.val.frames,
                  rep.val.psnr_face, rep.val.psnr_mouth, rep.val.psnr_frame, rep.val.ssim_face);
   }
   return rep;
 }
 
-NerfEval evaluate_nerf(const SubjectModel& model, const std::string& data, const std::string& split, const std::string& renderer,
-                       std::int64_t stride, std::int64_t max_frames, const std::string& write_dir) {
+NerfEval evaluate_nerf(const SubjectModel& model, const std::string& data, const NerfEvalOptions& opt) {
+  const std::string& split = opt.split;
+  const std::int64_t stride = opt.stride, max_frames = opt.max_frames;
+  const std::string& write_dir = opt.write_dir;
   check_input(stride >= 1, "--stride", "must be at least 1");
   dataset::Dataset ds(data);
   const auto& m = ds.meta();
@@ -478,7 +484,7 @@ NerfEval evaluate_nerf(const SubjectModel& model, const std::string& data, const
   const SubjectInfo& si = model.info();
   const int W = m.size[0], H = m.size[1];
   const Intrinsics K{m.intrinsics[0], m.intrinsics[1], m.intrinsics[2], m.intrinsics[3]};
-  std::unique_ptr<FrameRenderer> r = model.renderer(renderer);
+  std::unique_ptr<FrameRenderer> r = model.renderer(opt.renderer);
   const std::int64_t Wc = model.network()->cfg.condition.window;
   if (!write_dir.empty()) fs::create_directories(write_dir);
   eval::PsnrAccumulator pf, pm, pw;
@@ -493,10 +499,26 @@ NerfEval evaluate_nerf(const SubjectModel& model, const std::string& data, const
   } else {
     bg = model.request(torch::zeros({68, 3}), torch::eye(4), -1, W, H).background;
   }
+  // The driving landmarks of another split, when asked for.
+  std::vector<float> drive;
+  if (!opt.drive_split.empty()) {
+    const std::vector<std::size_t> dc = ds.clips_in_split(opt.drive_split);
+    if (dc.empty()) throw bad_input(data, "has no '" + opt.drive_split + "' clips to drive with");
+    for (std::size_t c : dc) {
+      const dataset::ClipData d = ds.load_clip(c, false);
+      drive.insert(drive.end(), d.landmarks.data.begin(), d.landmarks.data.end());
+    }
+  }
+  const std::int64_t drive_frames = static_cast<std::int64_t>(drive.size() / 204);
   for (std::size_t c : clips) {
     const dataset::ClipData d = ds.load_clip(c, false);
     const std::int64_t T = d.frames();
-    const torch::Tensor lm = torch::from_blob(const_cast<float*>(d.landmarks.data.data()), {T, 68, 3}, torch::kFloat);
+    torch::Tensor lm = torch::from_blob(const_cast<float*>(d.landmarks.data.data()), {T, 68, 3}, torch::kFloat);
+    if (drive_frames > 0) {
+      std::vector<std::int64_t> src(static_cast<std::size_t>(T));
+      for (std::int64_t i = 0; i < T; ++i) src[static_cast<std::size_t>(i)] = (seen + i) % drive_frames;
+      lm = torch::from_blob(drive.data(), {drive_frames, 68, 3}, torch::kFloat).index_select(0, torch::tensor(src, torch::kLong));
+    }
     const torch::Tensor poses = torch::from_blob(const_cast<float*>(d.poses.data()), {T, 4, 4}, torch::kFloat);
     for (std::int64_t i = 0; i < T; ++i, ++seen) {
       if (seen % stride != 0) continue;
@@ -517,7 +539,9 @@ NerfEval evaluate_nerf(const SubjectModel& model, const std::string& data, const
       samples += static_cast<double>(fr.samples);
       const Image out = to_image(fr.rgb);
       const Image truth = read_png(ds.clip_frame_path(c, i), 3);
-      const auto p = to_points(project_points(lm[i], poses[i], K));
+      const torch::Tensor px = project_points(lm[i], poses[i], K).contiguous();
+      const auto p = to_points(px);
+      if (opt.hook) opt.hook(out, lm[i].contiguous().data_ptr<float>(), px.data_ptr<float>());
       const eval::Box fb = eval::face_box(p, W, H), mb = eval::mouth_box(p, W, H), wb = eval::whole_frame(W, H);
       pf.add(eval::mse(out, truth, fb));
       pm.add(eval::mse(out, truth, mb));

@@ -28,11 +28,12 @@ struct World {
   double seconds = 0;
 };
 
-// Built once for the suite.
+// Built once per test process (ctest runs each test in its own process, in parallel), in a folder
+// of the running test's own.
 const World& world() {
   static World w = [] {
     World x;
-    x.dir = emogene::test::temp_dir() + "/../render_world";
+    x.dir = emogene::test::temp_dir() + "_world";
     fs::remove_all(x.dir);
     fs::create_directories(x.dir);
     auto r = run_cli(kBin, "--threads 2 -q synth --kind subject --seconds 6 --size 96 --seed 4 -o " + x.dir + "/subj");

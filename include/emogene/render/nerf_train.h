@@ -17,8 +17,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+
+#include "emogene/core/image.h"
 
 namespace emogene::render {
 
@@ -52,11 +55,24 @@ struct TrainNerfReport {
 
 TrainNerfReport train_nerf(const TrainNerfOptions& opt);
 
-// Renders every `stride`-th frame of `split` of the dataset at `data` (the split's frames in take
-// order; at most max_frames when > 0) and measures them. With write_dir non-empty, writes each
-// rendered frame beside its truth there as PNG.
-NerfEval evaluate_nerf(const SubjectModel& model, const std::string& data, const std::string& split,
-                       const std::string& renderer = "plain", std::int64_t stride = 1, std::int64_t max_frames = 0,
-                       const std::string& write_dir = "");
+// Called for every rendered frame: the render, the driving canonical landmarks of the frame
+// [68 × 3, row-major] and their pixel positions under the frame's pose [68 × 2].
+using NerfFrameHook = std::function<void(const Image& rendered, const float* landmarks, const float* pixels)>;
+
+struct NerfEvalOptions {
+  std::string split = "test";
+  std::string renderer = "plain";
+  std::int64_t stride = 1, max_frames = 0;
+  std::string write_dir;    // writes truth | render PNGs there
+  // Drive the split's poses with the landmarks of another split (its frames in take order, repeated
+  // as needed): mouths and eyes the subject never made in those frames. PSNR then compares with
+  // frames that show other expressions: only the hook's measurements mean something.
+  std::string drive_split;
+  NerfFrameHook hook;
+};
+
+// Renders every `stride`-th frame of the split of the dataset at `data` (the split's frames in take
+// order; at most max_frames when > 0) from its landmarks and poses, and measures them.
+NerfEval evaluate_nerf(const SubjectModel& model, const std::string& data, const NerfEvalOptions& opt);
 
 }  // namespace emogene::render
