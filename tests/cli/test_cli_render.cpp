@@ -69,7 +69,7 @@ const World& world() {
   return w;
 }
 
-std::string common(const World& w) { return "--subject " + w.subject + " --size 96 "; }
+std::string common(const World& w) { return "--subject " + w.subject + " --size 64 "; }
 std::string small(const World& w) { return "--subject " + w.subject + " --size 64 "; }
 
 }  // namespace
@@ -88,7 +88,7 @@ TEST(CliRender, SpeechWithAPauseToAnMp4) {
     if (s.type == "video") {
       video = true;
       EXPECT_EQ(s.codec, "h264");
-      EXPECT_EQ(s.width, 96);
+      EXPECT_EQ(s.width, 64);
       EXPECT_EQ(s.frames, frames);
     }
     if (s.type == "audio") {
@@ -140,6 +140,8 @@ TEST(CliRender, BadInputIsOneLineAndWritesNothing) {
   empty.channels = 1;
   emogene::audio::write_wav(dir + "/empty.wav", empty);
   emogene::test::write_text(dir + "/lm.npy", "not an array");
+  const std::vector<float> wrong(10 * 67 * 3, 0.f);
+  emogene::write_npy(dir + "/lm67.npy", emogene::Array::from_f32({10, 67, 3}, wrong.data()));
   const std::string out = dir + "/o.mp4";
   struct Case {
     std::string args, names;
@@ -152,6 +154,7 @@ TEST(CliRender, BadInputIsOneLineAndWritesNothing) {
       {"--audio " + w.speech + " --subject " + home() + "/data/models/a2m.ckpt", "a2m"},
       {"--audio " + w.speech + " --subject " + w.subject + " --size 97", "--size"},
       {"--audio " + w.speech + " " + common(w) + "--landmarks " + dir + "/lm.npy", "lm.npy"},
+      {"--audio " + w.speech + " " + common(w) + "--landmarks " + dir + "/lm67.npy", "[T, 68, 3]"},
   };
   for (const Case& c : cases) {
     const auto r = run_cli(kBin, "render " + c.args + " -o " + out);
@@ -215,5 +218,31 @@ TEST(CliBatch, FolderWithACorruptFileRerunAndShards) {
   EXPECT_FALSE(fs::exists(dir + "/man/sub/b.mp4"));
   r = run_cli(kBin, "batch --audio-dir " + in + " -o " + dir + "/x --shard 3/3 " + small(w));
   EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(emogene::test::count_lines(r.err), 1) << r.err;
+}
+
+TEST(CliTrainNerf, BadDatasetsAreOneLine) {
+  const World& w = world();
+  const std::string dir = emogene::test::temp_dir();
+  // A subject dataset with a frame missing: the file is named.
+  fs::copy(w.dir + "/subj", dir + "/holey", fs::copy_options::recursive);
+  std::string frame;
+  for (const auto& e : fs::recursive_directory_iterator(dir + "/holey/clips"))
+    if (e.path().extension() == ".png" && e.path().parent_path().filename() == "frames") frame = e.path().string();
+  ASSERT_FALSE(frame.empty());
+  fs::remove(frame);
+  auto r = run_cli(kBin, "train nerf --subject " + dir + "/holey -o " + dir + "/a.ckpt --config " + home() + "/configs/nerf/small.json --steps 2");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_EQ(emogene::test::count_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find(fs::path(frame).filename().string()), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir + "/a.ckpt"));
+  // A corpus is not a subject.
+  ASSERT_EQ(run_cli(kBin, "-q synth --kind corpus --seconds 5 -o " + dir + "/corpus").code, 0);
+  r = run_cli(kBin, "train nerf --subject " + dir + "/corpus -o " + dir + "/b.ckpt --config " + home() + "/configs/nerf/small.json --steps 2");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("corpus"), std::string::npos) << r.err;
+  // eval of a nerf checkpoint against a corpus, and of another kind's checkpoint as a subject.
+  r = run_cli(kBin, "eval --pred " + w.subject + " --ref " + dir + "/corpus");
+  EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_EQ(emogene::test::count_lines(r.err), 1) << r.err;
 }
