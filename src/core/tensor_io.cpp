@@ -1,6 +1,8 @@
 // torch::Tensor <-> safetensors.
 #include "emogene/core/tensor_io.h"
 
+#include <sstream>
+
 #include <torch/torch.h>
 
 #include <cstring>
@@ -80,6 +82,13 @@ void check_checkpoint(const SafetensorsFile& f, const std::string& kind, int for
   const std::string space = f.meta("emogene.landmark_space");
   if (!space.empty() && space != std::to_string(landmarks::kSpaceVersion))
     throw bad_input(f.path(), "landmark space " + space + ", this build uses " + std::to_string(landmarks::kSpaceVersion));
+}
+
+std::string shape_text(const torch::Tensor& t) {
+  if (!t.defined()) return "none";
+  std::ostringstream s;
+  s << t.sizes();
+  return s.str();
 }
 
 void load_into(const SafetensorsFile& f, const NamedTensors& targets, const std::string& prefix,

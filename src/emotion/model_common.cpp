@@ -9,6 +9,7 @@
 
 #include "emogene/core/build_info.h"
 #include "emogene/core/error.h"
+#include "emogene/train/train.h"
 #include "emogene/emotion/emotions.h"
 
 namespace emogene::emotion::detail {
@@ -46,10 +47,7 @@ std::vector<PairClip> load_pairs(const dataset::Dataset& ds, const std::string& 
 }
 
 std::string provenance(const std::string& data, std::int64_t steps, const std::string& config_name) {
-  std::time_t now = std::time(nullptr);
-  char date[32];
-  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  return nlohmann::json{{"data", data}, {"steps", steps}, {"date", date}, {"git_commit", git_commit()}, {"config", config_name}}.dump();
+  return train::provenance(data, steps, config_name);
 }
 
 Image overlay_panel(const std::vector<landmarks::Shape>& shapes, const std::vector<std::array<std::uint8_t, 3>>& colours, int size) {

@@ -157,10 +157,7 @@ std::vector<Clip> load_clips(const dataset::Dataset& ds, const std::string& spli
 }
 
 std::string provenance(const std::string& data, std::int64_t steps, const std::string& config_name) {
-  std::time_t now = std::time(nullptr);
-  char date[32];
-  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  return nlohmann::json{{"data", data}, {"steps", steps}, {"date", date}, {"git_commit", git_commit()}, {"config", config_name}}.dump();
+  return train::provenance(data, steps, config_name);
 }
 
 void check_front_end(const features::FrontEndInfo& e, const features::FrontEndInfo& a, const std::string& path) {

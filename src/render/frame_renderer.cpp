@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "emogene/core/error.h"
+#include "emogene/core/tensor_io.h"
 
 namespace emogene::render {
 
@@ -11,12 +12,6 @@ namespace {
 
 constexpr const char* kWhere = "nerf renderer";
 
-std::string shape_text(const torch::Tensor& t) {
-  if (!t.defined()) return "none";
-  std::ostringstream s;
-  s << t.sizes();
-  return s.str();
-}
 
 torch::Device device_of(NerfNetworkImpl& net) {
   for (const auto& p : net.parameters()) return p.device();

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "emogene/core/error.h"
+#include "emogene/core/tensor_io.h"
 #include "emogene/render/hash_grid_kernels.h"
 
 namespace emogene::render {
@@ -15,21 +16,15 @@ namespace {
 
 constexpr const char* kWhere = "hash grid";
 
-std::string shape_text(const torch::Tensor& t) {
-  std::ostringstream s;
-  s << t.sizes();
-  return s.str();
-}
-
 // Checks x [N, dims] and table [levels, T, F] against the layout.
 void check_shapes(const torch::Tensor& x, const torch::Tensor& table, const HashGridLayout& g) {
   check_input(x.defined() && x.dim() == 2 && x.size(1) == g.dims, kWhere,
-              "positions must be [N, " + std::to_string(g.dims) + "], got " + (x.defined() ? shape_text(x) : "none"));
+              "positions must be [N, " + std::to_string(g.dims) + "], got " + shape_text(x));
   check_input(table.defined() && table.dim() == 3 && table.size(0) == g.levels && table.size(1) == g.table_size &&
                   table.size(2) == g.features,
               kWhere,
               "table must be [" + std::to_string(g.levels) + ", " + std::to_string(g.table_size) + ", " +
-                  std::to_string(g.features) + "], got " + (table.defined() ? shape_text(table) : "none"));
+                  std::to_string(g.features) + "], got " + shape_text(table));
   check_input(x.is_floating_point(), kWhere, "positions must be floating point");
 }
 
@@ -274,7 +269,7 @@ HashGridImpl::HashGridImpl(const HashGridConfig& c) : cfg(c), layout(HashGridLay
 
 torch::Tensor HashGridImpl::forward(const torch::Tensor& x) {
   check_input(x.defined() && x.dim() >= 1 && x.size(-1) == layout.dims, kWhere,
-              "positions must be [..., " + std::to_string(layout.dims) + "], got " + (x.defined() ? shape_text(x) : "none"));
+              "positions must be [..., " + std::to_string(layout.dims) + "], got " + shape_text(x));
   std::vector<std::int64_t> out_shape(x.sizes().begin(), x.sizes().end());
   out_shape.back() = layout.output_dims();
   return hash_grid_encode(x.reshape({-1, layout.dims}), table, layout, backend).view(out_shape);

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "emogene/core/error.h"
+#include "emogene/core/tensor_io.h"
 
 namespace emogene::render {
 
@@ -12,12 +13,6 @@ namespace {
 
 constexpr const char* kWhere = "nerf";
 
-std::string shape_text(const torch::Tensor& t) {
-  if (!t.defined()) return "none";
-  std::ostringstream s;
-  s << t.sizes();
-  return s.str();
-}
 
 // [1 or N, C] → [N, C]
 torch::Tensor rows(const torch::Tensor& t, std::int64_t n) {

@@ -222,12 +222,6 @@ TrainSettings settings_from(const nlohmann::json& cfg, const std::string& where)
   return s;
 }
 
-std::string provenance_of(const std::string& data, std::int64_t steps, const std::string& config_name) {
-  std::time_t now = std::time(nullptr);
-  char date[32];
-  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  return nlohmann::json{{"data", data}, {"steps", steps}, {"date", date}, {"git_commit", git_commit()}, {"config", config_name}}.dump();
-}
 
 Image side_by_side(const Image& a, const Image& b) {
   Image o;
@@ -424,7 +418,7 @@ TrainNerfReport train_nerf(const TrainNerfOptions& opt) {
   };
   const SubjectInfo info = subject_info(take, opt.subject);
   hooks.save = [&](const std::string& path, std::int64_t step) {
-    save_subject(path, *net, *grid, info, cfg, provenance_of(opt.subject, step, opt.config_name), ts.save_f16);
+    save_subject(path, *net, *grid, info, cfg, train::provenance(opt.subject, step, opt.config_name), ts.save_f16);
     write_tensors(occupancy_path, occupancy_state(*grid), {{"emogene.kind", "train-occupancy"}, {"step", std::to_string(step)}});
   };
   // Preview: the first held-out frame (else the first training frame), truth | render.

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "emogene/core/error.h"
+#include "emogene/core/tensor_io.h"
 
 namespace emogene::render {
 
@@ -12,12 +13,6 @@ namespace {
 
 constexpr const char* kWhere = "nerf renderer";
 
-std::string shape_text(const torch::Tensor& t) {
-  if (!t.defined()) return "none";
-  std::ostringstream s;
-  s << t.sizes();
-  return s.str();
-}
 
 void check_pose(const torch::Tensor& pose) {
   check_input(pose.defined() && pose.dim() == 2 && pose.size(0) == 4 && pose.size(1) == 4, kWhere,

@@ -1,6 +1,8 @@
 // The shared training machinery: AdamW, schedules, clipping, the loop with checkpoints and resume.
 #include "emogene/train/train.h"
 
+#include <ctime>
+
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
@@ -13,6 +15,7 @@
 #include <set>
 #include <sstream>
 
+#include "emogene/core/build_info.h"
 #include "emogene/core/error.h"
 #include "emogene/core/fileio.h"
 #include "emogene/core/interrupt.h"
@@ -190,6 +193,13 @@ void truncate_csv(const std::string& path, std::int64_t last) {
 }
 
 }  // namespace
+
+std::string provenance(const std::string& data, std::int64_t steps, const std::string& config_name) {
+  std::time_t now = std::time(nullptr);
+  char date[32];
+  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  return nlohmann::json{{"data", data}, {"steps", steps}, {"date", date}, {"git_commit", git_commit()}, {"config", config_name}}.dump();
+}
 
 RunInfo run_loop(const std::string& out, const LoopOptions& opt, const nlohmann::json& config, AdamW& optimiser,
                  const Hooks& hooks, bool resume, bool force) {

@@ -14,6 +14,9 @@ namespace emogene {
 
 using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
 
+// "[2, 3]" for a tensor's sizes, "none" for an undefined tensor (for error messages).
+std::string shape_text(const torch::Tensor& t);
+
 // A stored tensor as a CPU tensor of its own dtype (F16/BF16/F32/F64/I32/I64/U8/BOOL), copied.
 torch::Tensor to_tensor(const TensorView& v);
 // As to_tensor, converted to float32.

@@ -115,6 +115,10 @@ struct RunInfo {
 RunInfo run_loop(const std::string& out, const LoopOptions& opt, const nlohmann::json& config, AdamW& optimiser,
                  const Hooks& hooks, bool resume, bool force = false);
 
+// The "emogene.provenance" metadata every checkpoint carries (DESIGN §3): JSON with the data,
+// steps, date (UTC), git commit and config name.
+std::string provenance(const std::string& data, std::int64_t steps, const std::string& config_name);
+
 // Seeds for reproducible steps: a 64-bit mix of the run seed and the step.
 std::uint64_t step_seed(std::uint64_t seed, std::int64_t step);
 
