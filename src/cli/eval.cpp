@@ -19,6 +19,8 @@
 #include "emogene/emotion/emoclf.h"
 #include "emogene/emotion/m2e_io.h"
 #include "emogene/eval/landmark_metrics.h"
+#include "emogene/eval/pose_metrics.h"
+#include "emogene/core/npy.h"
 #include "emogene/motion/a2m_io.h"
 #include "emogene/motion/sync.h"
 #include "emogene/face/face.h"
@@ -322,6 +324,40 @@ void eval_nerf_checkpoint(const Args& a) {
                 static_cast<long long>(blink_frames), blink_ratio);
 }
 
+// A render dump (--dump DIR): head motion in idle and speaking stretches (EmoGene Table II).
+void eval_motion_dump(const Args& a) {
+  const std::string poses_path = a.pred + "/poses.npy", idle_path = a.pred + "/idle.npy";
+  if (!fs::exists(poses_path) || !fs::exists(idle_path))
+    throw bad_input(a.pred, "is a folder without poses.npy and idle.npy (a render --dump folder)");
+  const Array P = read_npy(poses_path), I = read_npy(idle_path);
+  if (P.shape.size() != 3 || P.shape[1] != 4 || P.shape[2] != 4) throw bad_input(poses_path, "poses must be [T, 4, 4]");
+  if (I.shape.size() != 1 || I.shape[0] != P.shape[0]) throw bad_input(idle_path, "idle must be [T] with T = the poses' frames");
+  const std::vector<float> poses = P.to_float(), idle_f = I.to_float();
+  std::vector<std::uint8_t> idle(idle_f.size()), speech(idle_f.size());
+  for (std::size_t i = 0; i < idle_f.size(); ++i) {
+    idle[i] = idle_f[i] > 0.5f;
+    speech[i] = !idle[i];
+  }
+  const eval::MotionStats mi = eval::pose_motion(poses, idle), ms = eval::pose_motion(poses, speech);
+  auto js = [](const eval::MotionStats& m) {
+    return nlohmann::json{{"steps", m.steps},
+                          {"rotation_velocity_deg", {m.rot_vel_mean, m.rot_vel_std}},
+                          {"rotation_acceleration_deg", {m.rot_acc_mean, m.rot_acc_std}},
+                          {"translation_velocity", {m.trans_vel_mean, m.trans_vel_std}},
+                          {"translation_acceleration", {m.trans_acc_mean, m.trans_acc_std}}};
+  };
+  if (a.json) {
+    std::printf("%s\n", nlohmann::json{{"idle", js(mi)}, {"speaking", js(ms)}}.dump(2).c_str());
+    return;
+  }
+  std::printf("head motion of %s (per frame; mean ± std)\n", a.pred.c_str());
+  std::printf("%-9s %6s  %-22s %-22s %-24s %-24s\n", "", "steps", "rot. velocity (deg)", "rot. accel. (deg)", "transl. velocity", "transl. accel.");
+  for (const auto& [name, m] : {std::pair<const char*, eval::MotionStats>{"idle", mi}, {"speaking", ms}})
+    std::printf("%-9s %6lld  %8.4f ± %-10.4f %8.4f ± %-10.4f %9.5f ± %-11.5f %9.5f ± %-11.5f\n", name, static_cast<long long>(m.steps),
+                m.rot_vel_mean, m.rot_vel_std, m.rot_acc_mean, m.rot_acc_std, m.trans_vel_mean, m.trans_vel_std, m.trans_acc_mean,
+                m.trans_acc_std);
+}
+
 }  // namespace
 
 void setup_eval(CLI::App& app, RunFn& run) {
@@ -336,7 +372,7 @@ void setup_eval(CLI::App& app, RunFn& run) {
               "intensity, transition steps, emotion accuracy. --pred an emoclf checkpoint with --ref: its accuracy "
               "and confusion matrix. --pred a nerf checkpoint with --ref a subject dataset: PSNR of the face box, the "
               "mouth box and the whole frame, and SSIM, of frames rendered from the split's true landmarks and poses");
-  sub->add_option("--pred", a->pred, "What to measure: an a2m, sync, m2e, emoclf or nerf checkpoint")->required();
+  sub->add_option("--pred", a->pred, "What to measure: an a2m, sync, m2e, emoclf or nerf checkpoint, or a render --dump folder (head motion in idle and speaking stretches)")->required();
   sub->add_option("--ref", a->ref, "Reference: a dataset folder with landmarks_neutral.npy");
   sub->add_option("--audio", a->audio, "Audio files or folders (recursive) to drive an a2m checkpoint with (repeatable)");
   sub->add_option("--sync", a->sync, "A sync expert checkpoint for the Sync metric of an a2m checkpoint");
@@ -352,6 +388,10 @@ void setup_eval(CLI::App& app, RunFn& run) {
   sub->add_flag("--json", a->json, "Print JSON instead of a table");
   sub->callback([a, &run] {
     run = [a] {
+      if (fs::is_directory(a->pred)) {
+        eval_motion_dump(*a);
+        return;
+      }
       SafetensorsFile f(a->pred);
       const std::string kind = f.meta("emogene.kind");
       if (kind == "a2m")

@@ -120,6 +120,12 @@ TEST(CliRender, SpeechWithAPauseToAnMp4) {
   const emogene::Array emo = emogene::read_npy(dump + "/emotion.npy");
   EXPECT_NEAR(emo.data<float>()[5], 1.0f, 1e-5);  // happy is index 5 (DESIGN §4)
 
+  // The dump's head motion: the pause moves less than the speech (EmoGene Table II figures).
+  const auto ev = run_cli(kBin, "eval --json --pred " + dump);
+  ASSERT_EQ(ev.code, 0) << ev.err;
+  const nlohmann::json mj = nlohmann::json::parse(ev.out);
+  EXPECT_GT(mj["idle"]["steps"].get<int>(), 10);
+  EXPECT_LT(mj["idle"]["rotation_velocity_deg"][0].get<double>(), mj["speaking"]["rotation_velocity_deg"][0].get<double>());
   // The same inputs and seed give the same bytes.
   const std::string out2 = tmp + "/out2.mp4";
   ASSERT_EQ(run_cli(kBin, "--threads 2 -q render --audio " + w.speech + " --emotion happy@0.8 " + common(w) + "--seed 3 -o " + out2).code, 0);
