@@ -16,14 +16,18 @@ namespace emogene::cli {
 namespace {
 
 struct TrainArgs {
-  std::string data, out, config, sync, subject;
+  std::string data, out, config, sync;
   std::vector<std::string> sets;
   std::int64_t steps = 0;
   bool resume = false, force = false;
 };
 
-void add_common(CLI::App* sub, TrainArgs& a, const std::string& module) {
-  sub->add_option("--data", a.data, "Dataset folder (DESIGN §3), e.g. from `emogene synth`")->required();
+// The options every trainer takes; `data_flag` names the dataset option (--data, or --subject for
+// a subject's NeRF).
+void add_common(CLI::App* sub, TrainArgs& a, const std::string& module, const std::string& data_flag = "--data") {
+  sub->add_option(data_flag, a.data, "Dataset folder (DESIGN §3), e.g. from `emogene synth`" +
+                                         std::string(data_flag == "--subject" ? " --kind subject or `emogene prepare`" : ""))
+      ->required();
   sub->add_option("--out,-o", a.out, "Checkpoint to write (also writes OUT.train, OUT.losses.csv, OUT.previews/)")->required();
   sub->add_option("--config", a.config, "JSON config (default: configs/" + module + "/default.json; small.json for a quick run)");
   sub->add_option("--set", a.sets, "Override a config value, e.g. --set train.lr=0.001 (repeatable; V parsed as JSON)");
@@ -141,17 +145,11 @@ void setup_train(CLI::App& app, RunFn& run) {
               "grid updated as it learns. Writes the subject checkpoint render uses (network, occupancy grid, "
               "background, intrinsics, the take's landmarks and poses with idle frames); reports held-out PSNR on "
               "the val split at the end");
-  nerf->add_option("--subject", n->subject, "Subject dataset folder (DESIGN §3)")->required();
-  nerf->add_option("--out,-o", n->out, "Checkpoint to write (also writes OUT.train, OUT.losses.csv, OUT.previews/)")->required();
-  nerf->add_option("--config", n->config, "JSON config (default: configs/nerf/default.json; small.json for a quick run)");
-  nerf->add_option("--set", n->sets, "Override a config value, e.g. --set data.rays=2048 (repeatable; V parsed as JSON)");
-  nerf->add_option("--steps", n->steps, "Training steps (overrides train.steps)")->check(CLI::PositiveNumber);
-  nerf->add_flag("--resume", n->resume, "Continue an interrupted run from OUT.train (same config and --set)");
-  nerf->add_flag("--force", n->force, "Start over even if OUT.train of an unfinished run exists");
+  add_common(nerf, *n, "nerf", "--subject");
   nerf->callback([n, &run] {
     run = [n] {
       render::TrainNerfOptions o;
-      o.subject = n->subject;
+      o.subject = n->data;
       o.out = n->out;
       o.config = resolve_config(*n, "nerf", o.config_name);
       o.steps = n->steps;
