@@ -13,6 +13,7 @@ pkg_check_modules(FFMPEG REQUIRED IMPORTED_TARGET
   libavformat libavcodec libavutil libswscale libswresample)
 pkg_check_modules(SNDFILE REQUIRED IMPORTED_TARGET sndfile)
 pkg_check_modules(STB REQUIRED IMPORTED_TARGET stb)
+pkg_check_modules(HWY REQUIRED IMPORTED_TARGET libhwy)  # Highway: SIMD kernels with run-time dispatch
 pkg_check_modules(ESPEAK REQUIRED IMPORTED_TARGET espeak-ng)
 # dlib (face/): its pkg-config file lists libraries by full path, which CMake puts before the
 # objects; link the library and the BLAS/LAPACK its headers call (DLIB_USE_BLAS) explicitly (by

@@ -95,19 +95,24 @@ FrameResult PlainRenderer::render(const FrameRequest& req) {
     trgb.push_back(t.rgb);
     talpha.push_back(t.alpha);
   }
-  const torch::Tensor head_rgb = torch::cat(rgb), head_a = torch::cat(alpha), tr = torch::cat(trgb),
-                      ta = torch::cat(talpha);
-  const torch::Tensor bg = req.background.to(s.uv.options()).reshape({N, 3});
+  return compose_frame(torch::cat(rgb), torch::cat(alpha), torch::cat(depth), torch::cat(trgb), torch::cat(talpha),
+                       req.background, req.width, req.height, samples);
+}
+
+FrameResult compose_frame(const torch::Tensor& head_rgb, const torch::Tensor& head_a, const torch::Tensor& depth,
+                          const torch::Tensor& tr, const torch::Tensor& ta, const torch::Tensor& background,
+                          std::int64_t width, std::int64_t height, std::int64_t samples) {
+  const std::int64_t N = width * height;
+  const torch::Tensor bg = background.to(head_rgb.options()).reshape({N, 3});
   // RAD-NeRF: head over torso over background.
   const torch::Tensor under = ta.unsqueeze(1) * tr + (1 - ta).unsqueeze(1) * bg;
   const torch::Tensor out = head_rgb + (1 - head_a).unsqueeze(1) * under;
-  const std::int64_t H = req.height, W = req.width;
   FrameResult res;
-  res.rgb = out.clamp(0, 1).view({H, W, 3});
-  res.head_alpha = head_a.view({H, W});
-  res.torso_alpha = ta.view({H, W});
-  res.alpha = (1 - (1 - head_a) * (1 - ta)).view({H, W});
-  res.depth = torch::cat(depth).view({H, W});
+  res.rgb = out.clamp(0, 1).view({height, width, 3});
+  res.head_alpha = head_a.view({height, width});
+  res.torso_alpha = ta.view({height, width});
+  res.alpha = (1 - (1 - head_a) * (1 - ta)).view({height, width});
+  res.depth = depth.view({height, width});
   res.samples = samples;
   return res;
 }
@@ -115,7 +120,12 @@ FrameResult PlainRenderer::render(const FrameRequest& req) {
 std::unique_ptr<FrameRenderer> make_frame_renderer(const std::string& kind, NerfNetwork net,
                                                    std::shared_ptr<const OccupancyGrid> grid) {
   if (kind == "plain") return std::make_unique<PlainRenderer>(std::move(net), std::move(grid));
-  throw bad_input(kWhere, "unknown renderer '" + kind + "' (known: plain)");
+  if (kind == "cpu") return std::make_unique<CpuRenderer>(std::move(net), std::move(grid));
+  if (kind == "auto") {
+    if (device_of(*net).is_cpu()) return std::make_unique<CpuRenderer>(std::move(net), std::move(grid));
+    return std::make_unique<PlainRenderer>(std::move(net), std::move(grid));
+  }
+  throw bad_input(kWhere, "unknown renderer '" + kind + "' (known: auto, cpu, plain)");
 }
 
 }  // namespace emogene::render

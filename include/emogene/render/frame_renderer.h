@@ -83,7 +83,35 @@ class PlainRenderer : public FrameRenderer {
   std::shared_ptr<const OccupancyGrid> grid_;
 };
 
-// "plain" (later also "cpu"): bad_input for an unknown kind.
+// The hand-written CPU path (issue 9): the same samples, occupancy grid and threshold as the plain
+// path, through the fused SIMD kernels of nerf_kernels.h (the variant nerf_kernels() picks) over
+// at::parallel_for with tiles taken dynamically. CPU networks only (bad_input otherwise); the
+// layer widths must fit the kernels (kNerfMaxWidth). The frame's set-up (condition, rays, box
+// hits) is the plain path's own code.
+class CpuRenderer : public FrameRenderer {
+ public:
+  CpuRenderer(NerfNetwork net, std::shared_ptr<const OccupancyGrid> grid);
+  ~CpuRenderer() override;
+  std::string name() const override { return "cpu"; }
+  FrameResult render(const FrameRequest& req) override;
+
+  MarchSettings settings;  // from the network's config; tests may change them
+
+ private:
+  struct Packed;
+  NerfNetwork net_;
+  std::shared_ptr<const OccupancyGrid> grid_;
+  std::unique_ptr<Packed> packed_;
+};
+
+// The frame from its head and torso layers (both renderers): rgb = head + (1 − head α)·(torso α·torso
+// + (1 − torso α)·background), clamped to [0, 1]. Inputs [N, 3] / [N] with N = width·height.
+FrameResult compose_frame(const torch::Tensor& head_rgb, const torch::Tensor& head_alpha, const torch::Tensor& depth,
+                          const torch::Tensor& torso_rgb, const torch::Tensor& torso_alpha,
+                          const torch::Tensor& background, std::int64_t width, std::int64_t height,
+                          std::int64_t samples);
+
+// "plain", "cpu", or "auto" (cpu for a CPU network, plain otherwise): bad_input for an unknown kind.
 std::unique_ptr<FrameRenderer> make_frame_renderer(const std::string& kind, NerfNetwork net,
                                                    std::shared_ptr<const OccupancyGrid> grid);
 

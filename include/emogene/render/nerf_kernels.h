@@ -1,0 +1,124 @@
+// The hand-written CPU kernels of the subject NeRF's inference (issue 9, DESIGN §6): one frame's
+// head (march + fused hash encoding + MLPs + compositing) and torso (fused encodings + MLPs), over
+// plain buffers (no LibTorch types), behind one dispatch point like hash_grid_kernels.h.
+//
+// Variants are the SIMD targets Highway compiles the one source for (AVX-512 "avx3", "avx2",
+// "sse4", and the portable "emu128"), picked at run time by what the CPU supports. They compute
+// exactly what the plain LibTorch path (frame_renderer.h, volume.h) computes — the same samples
+// (positions in the same float operations, no contraction), the same occupancy test and the same
+// termination rule — so their pixels agree to rounding (tests/render/test_cpu_renderer.cpp).
+//
+// Work layout (tiny-cuda-nn's fully fused MLP, instant-ngp's compacted marching, on a CPU): rays
+// are taken in tiles; each round every live ray of a tile advances to its next occupied sample
+// (unoccupied samples cost one bit test), the round's samples are evaluated in blocks of 2 vectors
+// of samples held in L1 (samples in lanes, features in rows: hash gathers, MLP layers and
+// activations are all lane-parallel), and composited; rays stop at the box exit or when their
+// transmittance drops below the threshold.
+//
+// Per-frame constants are folded before the call (cpu_renderer.cpp): the landmark condition's
+// share of the ambient MLP's first layer and the latent's share of the colour MLP's first layer
+// become biases, as do the pose anchors' and latent's shares of the torso's first layers.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "emogene/render/hash_grid_layout.h"
+
+namespace emogene::render {
+
+// Output groups of a packed layer: weights of 8 outputs are interleaved per input.
+constexpr int kNerfOutGroup = 8;
+constexpr int kNerfMaxWidth = 256;  // widest layer input or output the kernels take
+constexpr int kNerfMaxLayers = 8;
+
+// One bias-free linear map with an optional bias, packed for the kernels:
+// w[g][i][o] = W[g·8 + o][i] (zero for outputs ≥ out), g < out_pad / 8; bias [out_pad] or null.
+struct PackedLayer {
+  const float* w = nullptr;
+  const float* bias = nullptr;
+  int in = 0, out = 0, out_pad = 0;
+};
+// ReLU between layers, none after the last (the caller's activation follows).
+struct PackedMlp {
+  int layers = 0;
+  PackedLayer layer[kNerfMaxLayers];
+};
+
+// The head field of one frame, and its march.
+struct NerfHeadProblem {
+  HashGridLayout grid, ambient_grid;  // 3D (F = 2 or 1, 2, 4, 8) and 2D
+  const float* table = nullptr;       // [L, T, F] f32
+  const float* ambient_table = nullptr;
+  int ambient_dims = 2;               // k: the ambient MLP's outputs = the ambient grid's inputs
+  int sh_degree = 4;
+  int geo_features = 64;
+  PackedMlp ambient;  // in: e_x (cond folded into layer 0's bias); out: k, tanh
+  PackedMlp sigma;    // in: [e_x, e_a]; out: [σ_raw, geo]
+  PackedMlp color;    // in: [SH(d), geo] (latent folded into layer 0's bias); out: 3, sigmoid
+
+  // March (volume.h): box, samples, step, threshold; occupancy bits [G³] (i, j, k row-major) or null.
+  float box_min[3] = {0, 0, 0}, box_size[3] = {1, 1, 1};
+  int samples_per_ray = 16;
+  float step = 0;
+  float min_transmittance = 1e-4f;
+  const std::uint8_t* occupancy = nullptr;
+  int occupancy_resolution = 0;
+
+  // Rays (head space) and their box hits, as volume.h's intersect_box gives them: [R, 3], [R].
+  std::int64_t rays = 0;
+  const float* origins = nullptr;
+  const float* dirs = nullptr;
+  const float* near = nullptr;
+  const float* far = nullptr;
+  const std::uint8_t* hit = nullptr;
+
+  // Outputs [R, 3], [R], [R]: premultiplied rgb, 1 − T, Σ w·t.
+  float* rgb = nullptr;
+  float* alpha = nullptr;
+  float* depth = nullptr;
+};
+
+// The torso field over image pixels.
+struct NerfTorsoProblem {
+  HashGridLayout grid;  // 2D
+  const float* table = nullptr;
+  int coord_freqs = 8;
+  PackedMlp deform;  // in: freq(p) (anchors and latent folded); out: 2
+  PackedMlp net;     // in: [grid((q+1)/2), freq(p)] (anchors and latent folded); out: [α, rgb]
+  std::int64_t width = 0, height = 0;
+  std::int64_t points = 0;
+  const float* uv = nullptr;  // [N, 2] pixel positions
+  float* rgb = nullptr;       // [N, 3]
+  float* alpha = nullptr;     // [N]
+};
+
+struct NerfKernels {
+  const char* name;                 // "avx3", "avx2", "sse4", "emu128"
+  bool (*supported)();
+  // Rays [begin, end) of the problem (disjoint ranges may run in parallel); returns the number of
+  // head-field evaluations.
+  std::int64_t (*render_head)(const NerfHeadProblem& p, std::int64_t begin, std::int64_t end);
+  // Points [begin, end).
+  void (*render_torso)(const NerfTorsoProblem& p, std::int64_t begin, std::int64_t end);
+  // One packed MLP over n samples in the kernels' block layout (benchmarks: FLOP rate at the
+  // network's shapes): in [n][in] row-major → out [n][out] (no final activation).
+  void (*mlp)(const PackedMlp& m, const float* in, float* out, std::int64_t n);
+  // The hash-table gather rate (benchmarks): sums n random rows' first feature of `table`
+  // ([rows] f32) at the given indices, lane-parallel.
+  float (*gather)(const float* table, const std::uint32_t* idx, std::int64_t n);
+};
+
+// Every variant compiled in and supported by this CPU, best first.
+std::vector<const NerfKernels*> nerf_kernel_variants();
+// The variant in use: the best supported one unless set_nerf_kernels chose another.
+const NerfKernels& nerf_kernels();
+// Chooses a variant by name (tests, benchmarks); bad_input for an unknown or unsupported name.
+void set_nerf_kernels(const std::string& name);
+
+// Packs W [out, in] (row-major, f32) restricted to input columns [col, col + in) into `dst`
+// (resized) in the PackedLayer layout; returns out_pad.
+int pack_layer_weights(const float* W, int out, int in_total, int col, int in, std::vector<float>& dst);
+
+}  // namespace emogene::render

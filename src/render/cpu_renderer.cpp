@@ -1,0 +1,211 @@
+// The hand-written CPU renderer (frame_renderer.h): packs the network for nerf_kernels.h once, folds
+// each frame's constants into biases, and runs the kernels over tiles taken dynamically by the
+// threads of at::parallel_for (a head's rays are far from uniform in cost, so a static split of the
+// image would leave one core idle).
+#include <algorithm>
+#include <atomic>
+#include <vector>
+
+#include "emogene/core/error.h"
+#include "emogene/render/frame_renderer.h"
+#include "emogene/render/nerf_kernels.h"
+
+namespace emogene::render {
+
+namespace {
+
+constexpr const char* kWhere = "cpu renderer";
+constexpr std::int64_t kHeadTile = 1024;   // rays per task
+constexpr std::int64_t kTorsoTile = 2048;  // pixels per task
+
+// Runs f(begin, end) over [0, n) in tiles, each thread taking the next tile when it is free.
+template <typename F>
+void dynamic_tiles(std::int64_t n, std::int64_t tile, const F& f) {
+  const std::int64_t tiles = (n + tile - 1) / tile;
+  std::atomic<std::int64_t> next{0};
+  at::parallel_for(0, std::max<std::int64_t>(1, std::min<std::int64_t>(tiles, at::get_num_threads())), 1,
+                   [&](std::int64_t, std::int64_t) {
+                     for (std::int64_t t = next++; t < tiles; t = next++)
+                       f(t * tile, std::min(n, (t + 1) * tile));
+                   });
+}
+
+torch::Tensor f32(const torch::Tensor& t) { return t.detach().to(torch::kCPU, torch::kFloat).contiguous(); }
+
+}  // namespace
+
+// The network's weights in the kernels' layout (f32 copies; tables f32 even when stored f16).
+struct CpuRenderer::Packed {
+  struct Layer {
+    std::vector<float> w;
+    std::vector<float> bias;  // [out_pad], the frame's folded bias (layer 0 of some MLPs)
+    int in = 0, out = 0, out_pad = 0;
+  };
+  struct Net {
+    std::vector<Layer> layers;
+    torch::Tensor first_full;  // layer 0's whole weight [out, in_total] (for the folded bias)
+    int fold_col = 0;          // layer 0 columns from here on are folded into its bias
+  };
+  Net ambient, sigma, color, deform, torso_net;
+  torch::Tensor table, ambient_table, torso_table;
+
+  static Net pack(const Mlp& m, int cols, int fold_col) {
+    Net n;
+    n.fold_col = fold_col;
+    for (std::size_t l = 0; l < m->linears.size(); ++l) {
+      const torch::Tensor W = f32(m->linears[l]->weight);
+      const int out = static_cast<int>(W.size(0)), in_total = static_cast<int>(W.size(1));
+      const int in = l == 0 ? cols : in_total;
+      check_input(in <= kNerfMaxWidth && out <= kNerfMaxWidth, kWhere,
+                  "layer " + std::to_string(l) + " of " + std::to_string(in) + " → " + std::to_string(out) +
+                      " is wider than the kernels take (" + std::to_string(kNerfMaxWidth) + "); use --renderer plain");
+      Layer L;
+      L.in = in;
+      L.out = out;
+      L.out_pad = pack_layer_weights(W.data_ptr<float>(), out, in_total, 0, in, L.w);
+      if (l == 0) {
+        n.first_full = W;
+        L.bias.assign(static_cast<std::size_t>(L.out_pad), 0.0f);
+      }
+      n.layers.push_back(std::move(L));
+    }
+    return n;
+  }
+
+  // The layer-0 bias W[:, fold_col:] · c for the frame's constant inputs c.
+  static void fold(Net& n, const torch::Tensor& c) {
+    Layer& L = n.layers.front();
+    std::fill(L.bias.begin(), L.bias.end(), 0.0f);
+    const std::int64_t k = n.first_full.size(1) - n.fold_col;
+    if (k == 0) return;
+    check_input(c.numel() == k, kWhere, "internal: folded input of " + std::to_string(c.numel()) + " values, expected " +
+                                            std::to_string(k));
+    const torch::Tensor b = torch::matmul(n.first_full.narrow(1, n.fold_col, k), f32(c).reshape({k})).contiguous();
+    std::copy(b.data_ptr<float>(), b.data_ptr<float>() + L.out, L.bias.begin());
+  }
+
+  static PackedMlp view(const Net& n) {
+    PackedMlp m;
+    check_input(static_cast<int>(n.layers.size()) <= kNerfMaxLayers, kWhere, "too many layers for the kernels");
+    m.layers = static_cast<int>(n.layers.size());
+    for (int l = 0; l < m.layers; ++l) {
+      const Layer& L = n.layers[static_cast<std::size_t>(l)];
+      m.layer[l] = {L.w.data(), L.bias.empty() ? nullptr : L.bias.data(), L.in, L.out, L.out_pad};
+    }
+    return m;
+  }
+};
+
+CpuRenderer::CpuRenderer(NerfNetwork net, std::shared_ptr<const OccupancyGrid> grid)
+    : settings(MarchSettings::from_config(net->cfg)), net_(std::move(net)), grid_(std::move(grid)),
+      packed_(std::make_unique<Packed>()) {
+  for (const auto& p : net_->parameters())
+    check_input(p.device().is_cpu(), kWhere, "the cpu renderer needs the network on the CPU (use --renderer plain on CUDA)");
+  net_->eval();
+  const NerfConfig& c = net_->cfg;
+  const HeadConfig& h = c.head;
+  check_input(c.head.grid.input_dims == 3 && c.head.ambient_grid.input_dims == 2 && h.ambient_dims == 2, kWhere,
+              "the kernels take a 3D head grid and a 2D ambient grid");
+  Packed& P = *packed_;
+  const int ex = static_cast<int>(h.grid.output_dims()), ea = static_cast<int>(h.ambient_grid.output_dims());
+  const int sh = static_cast<int>(h.sh_degree * h.sh_degree), geo = static_cast<int>(h.geo_features);
+  P.ambient = Packed::pack(net_->head->ambient_net, ex, ex);
+  P.sigma = Packed::pack(net_->head->sigma_net, ex + ea, ex + ea);
+  P.color = Packed::pack(net_->head->color_net, sh + geo, sh + geo);
+  check_input(sh - 1 + P.sigma.layers.back().out_pad <= 160 && ex + ea <= 160, kWhere,
+              "the head's encodings are wider than the kernels take; use --renderer plain");
+  P.table = f32(net_->head->grid->table);
+  P.ambient_table = f32(net_->head->ambient_grid->table);
+  if (net_->torso) {
+    const TorsoConfig& t = c.torso;
+    const int coord = static_cast<int>(2 * (1 + 2 * t.coord_freqs)), eg = static_cast<int>(t.grid.output_dims());
+    check_input(t.grid.input_dims == 2 && coord + eg <= 160, kWhere, "the torso's encodings are wider than the kernels take");
+    P.deform = Packed::pack(net_->torso->deform_net, coord, coord);
+    P.torso_net = Packed::pack(net_->torso->net, eg + coord, eg + coord);
+    P.torso_table = f32(net_->torso->grid->table);
+  }
+}
+
+CpuRenderer::~CpuRenderer() = default;
+
+FrameResult CpuRenderer::render(const FrameRequest& req) {
+  c10::InferenceMode guard;
+  NerfNetworkImpl& net = *net_;
+  const FrameSetup s = setup_frame(net, req, torch::kCPU);
+  const std::int64_t N = s.uv.size(0);
+  const NerfKernels& K = nerf_kernels();
+  Packed& P = *packed_;
+  const NerfConfig& c = net.cfg;
+
+  // Head: fold the condition (ambient layer 0) and the latent (colour layer 0) into biases.
+  Packed::fold(P.ambient, s.cond);
+  Packed::fold(P.color, s.head_latent);
+  const BoxHits hits = intersect_box(s.rays, settings.box_min, settings.box_max);
+  const torch::Tensor hit = hits.hit.to(torch::kByte).contiguous(), near = hits.near.contiguous(),
+                      far = hits.far.contiguous();
+  torch::Tensor occ;
+  if (grid_) occ = grid_->bits().to(torch::kCPU, torch::kByte).contiguous();
+  NerfHeadProblem hp;
+  hp.grid = net.head->grid->layout;
+  hp.ambient_grid = net.head->ambient_grid->layout;
+  hp.table = P.table.data_ptr<float>();
+  hp.ambient_table = P.ambient_table.data_ptr<float>();
+  hp.ambient_dims = static_cast<int>(c.head.ambient_dims);
+  hp.sh_degree = static_cast<int>(c.head.sh_degree);
+  hp.geo_features = static_cast<int>(c.head.geo_features);
+  hp.ambient = Packed::view(P.ambient);
+  hp.sigma = Packed::view(P.sigma);
+  hp.color = Packed::view(P.color);
+  // The plain path's tensors: vec3(box_min) and vec3(box_max − box_min) cast to float (volume.cpp).
+  for (int i = 0; i < 3; ++i) {
+    hp.box_min[i] = static_cast<float>(settings.box_min[static_cast<std::size_t>(i)]);
+    hp.box_size[i] = static_cast<float>(settings.box_max[static_cast<std::size_t>(i)] - settings.box_min[static_cast<std::size_t>(i)]);
+  }
+  hp.samples_per_ray = static_cast<int>(settings.samples_per_ray);
+  hp.step = static_cast<float>(settings.step_size());
+  hp.min_transmittance = static_cast<float>(settings.min_transmittance);
+  if (grid_) {
+    hp.occupancy = occ.data_ptr<std::uint8_t>();
+    hp.occupancy_resolution = static_cast<int>(grid_->resolution());
+  }
+  hp.rays = N;
+  const torch::Tensor origins = s.rays.origins.contiguous(), dirs = s.rays.dirs.contiguous();
+  hp.origins = origins.data_ptr<float>();
+  hp.dirs = dirs.data_ptr<float>();
+  hp.near = near.data_ptr<float>();
+  hp.far = far.data_ptr<float>();
+  hp.hit = hit.data_ptr<std::uint8_t>();
+  const auto fopt = torch::TensorOptions().dtype(torch::kFloat);
+  torch::Tensor head_rgb = torch::empty({N, 3}, fopt), head_a = torch::empty({N}, fopt), depth = torch::empty({N}, fopt);
+  hp.rgb = head_rgb.data_ptr<float>();
+  hp.alpha = head_a.data_ptr<float>();
+  hp.depth = depth.data_ptr<float>();
+  std::atomic<std::int64_t> samples{0};
+  dynamic_tiles(N, kHeadTile, [&](std::int64_t b, std::int64_t e) { samples += K.render_head(hp, b, e); });
+
+  torch::Tensor torso_rgb = torch::zeros({N, 3}, fopt), torso_a = torch::zeros({N}, fopt);
+  if (net.torso) {
+    // Torso: the pose anchors' encoding and the latent are the same for every pixel.
+    const torch::Tensor cst = torch::cat({frequency_encode(s.anchors, c.torso.pose_freqs), s.torso_latent}, 1);
+    Packed::fold(P.deform, cst);
+    Packed::fold(P.torso_net, cst);
+    NerfTorsoProblem tp;
+    tp.grid = net.torso->grid->layout;
+    tp.table = P.torso_table.data_ptr<float>();
+    tp.coord_freqs = static_cast<int>(c.torso.coord_freqs);
+    tp.deform = Packed::view(P.deform);
+    tp.net = Packed::view(P.torso_net);
+    tp.width = req.width;
+    tp.height = req.height;
+    tp.points = N;
+    const torch::Tensor uv = s.uv.contiguous();
+    tp.uv = uv.data_ptr<float>();
+    tp.rgb = torso_rgb.data_ptr<float>();
+    tp.alpha = torso_a.data_ptr<float>();
+    dynamic_tiles(N, kTorsoTile, [&](std::int64_t b, std::int64_t e) { K.render_torso(tp, b, e); });
+  }
+  return compose_frame(head_rgb, head_a, depth, torso_rgb, torso_a, req.background, req.width, req.height,
+                       samples.load());
+}
+
+}  // namespace emogene::render

@@ -1,0 +1,560 @@
+// The NeRF inference kernels (nerf_kernels.h), written once with Highway and compiled for each
+// SIMD target (foreach_target re-includes this file once per target); the dispatch table at the
+// end lists the targets this CPU supports, best first.
+//
+// Compiled with -ffp-contract=off (src/render/CMakeLists.txt): the sample positions must come out
+// of the same float operations as the plain path's (t = near + (k + ½)·δ, x = o + t·d, box
+// mapping, occupancy cell), or a sample on a cell boundary could fall on the other side.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "render/nerf_kernels_hwy.cpp"
+#ifndef HWY_DISABLED_TARGETS
+#define HWY_DISABLED_TARGETS HWY_SSSE3  // SSE4 covers the pre-AVX2 machines
+#endif
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+
+#include <hwy/contrib/math/math-inl.h>
+#include <hwy/highway.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "emogene/render/nerf_kernels.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace emogene::render {
+namespace HWY_NAMESPACE {
+namespace {
+
+namespace hn = hwy::HWY_NAMESPACE;
+using DF = hn::ScalableTag<float>;
+using DI = hn::RebindToSigned<DF>;
+using DU = hn::RebindToUnsigned<DF>;
+using VF = hn::Vec<DF>;
+using VI = hn::Vec<DI>;
+using VU = hn::Vec<DU>;
+
+constexpr int kN = static_cast<int>(HWY_LANES(float));  // lanes (x86: fixed per target)
+constexpr int kB = 2 * kN;                              // samples per block: two vectors
+constexpr int kRows = 160;                              // rows of a block buffer (≥ 87 for the head)
+constexpr int kTile = 512;                              // rays marched together
+
+// A block buffer: rows × kB floats, aligned for Load/Store.
+struct alignas(64) Rows {
+  float v[kRows * kB];
+  float* row(int r) { return v + static_cast<std::ptrdiff_t>(r) * kB; }
+};
+
+// ---- one layer and one MLP over a block ---------------------------------------------------------
+
+// out[o][s] = Σ_i W[o][i]·in[i][s] (+ bias[o]), ReLU when `relu`; out_pad rows are written.
+HWY_INLINE void dense(const PackedLayer& L, const float* HWY_RESTRICT in, float* HWY_RESTRICT out, bool relu) {
+  const DF d;
+  const VF zero = hn::Zero(d);
+  const int groups = L.out_pad / kNerfOutGroup;
+  for (int g = 0; g < groups; ++g) {
+    const float* HWY_RESTRICT w = L.w + static_cast<std::ptrdiff_t>(g) * L.in * kNerfOutGroup;
+    // AVX-512: 8 outputs × 2 vectors = 16 accumulators of 32 registers; narrower targets take the
+    // group as two halves of 4 outputs (8 accumulators of 16 registers).
+    constexpr int kO = kN >= 16 ? 8 : 4;
+    for (int h = 0; h < kNerfOutGroup; h += kO) {
+      VF a0[kO], a1[kO];
+      HWY_UNROLL(8)
+      for (int o = 0; o < kO; ++o) a0[o] = a1[o] = zero;
+      for (int i = 0; i < L.in; ++i) {
+        const VF x0 = hn::Load(d, in + i * kB), x1 = hn::Load(d, in + i * kB + kN);
+        const float* HWY_RESTRICT wi = w + i * kNerfOutGroup + h;
+        HWY_UNROLL(8)
+        for (int o = 0; o < kO; ++o) {
+          const VF wv = hn::Set(d, wi[o]);
+          a0[o] = hn::MulAdd(wv, x0, a0[o]);
+          a1[o] = hn::MulAdd(wv, x1, a1[o]);
+        }
+      }
+      HWY_UNROLL(8)
+      for (int o = 0; o < kO; ++o) {
+        const int r = g * kNerfOutGroup + h + o;
+        VF y0 = a0[o], y1 = a1[o];
+        if (L.bias) {
+          const VF b = hn::Set(d, L.bias[r]);
+          y0 = hn::Add(y0, b);
+          y1 = hn::Add(y1, b);
+        }
+        if (relu) {
+          y0 = hn::Max(y0, zero);
+          y1 = hn::Max(y1, zero);
+        }
+        hn::Store(y0, d, out + r * kB);
+        hn::Store(y1, d, out + r * kB + kN);
+      }
+    }
+  }
+}
+
+// The MLP from `in` to `out` through two scratch buffers (hidden layers alternate between them).
+HWY_INLINE void mlp(const PackedMlp& m, const float* in, float* out, Rows& s0, Rows& s1) {
+  const float* src = in;
+  for (int l = 0; l < m.layers; ++l) {
+    const bool last = l + 1 == m.layers;
+    float* dst = last ? out : (l % 2 ? s1.v : s0.v);
+    dense(m.layer[l], src, dst, !last);
+    src = dst;
+  }
+}
+
+// ---- hash-grid encoding over a block (the function of hash_grid.h) ------------------------------
+
+template <int D, int F>
+HWY_INLINE void encode(const HashGridLayout& g, const float* HWY_RESTRICT table, const float* HWY_RESTRICT x,
+                       float* HWY_RESTRICT out) {
+  const DF df;
+  const DI di;
+  const DU du;
+  const VF zero = hn::Zero(df), one = hn::Set(df, 1.0f);
+  const VU mask = hn::Set(du, g.table_size - 1u);
+  const VU p1 = hn::Set(du, kHashGridPrimes[1]), p2 = hn::Set(du, kHashGridPrimes[2]);
+  for (int l = 0; l < g.levels; ++l) {
+    const std::uint32_t R = g.resolution[static_cast<std::size_t>(l)];
+    const bool dense_level = g.dense[static_cast<std::size_t>(l)];
+    const float* HWY_RESTRICT tl = table + static_cast<std::ptrdiff_t>(l) * g.table_size * F;
+    const VF Rf = hn::Set(df, static_cast<float>(R));
+    const VI Rm1 = hn::Set(di, static_cast<std::int32_t>(R - 1));
+    const VU side = hn::Set(du, R + 1), one_u = hn::Set(du, 1u);
+    for (int v = 0; v < kB; v += kN) {
+      VF frac[D];
+      VU cell[D];
+      for (int i = 0; i < D; ++i) {
+        const VF xc = hn::Min(hn::Max(hn::Load(df, x + i * kB + v), zero), one);
+        const VF p = hn::Mul(xc, Rf);
+        const VI c = hn::Min(hn::ConvertTo(di, p), Rm1);  // p ≥ 0: truncation is floor
+        frac[i] = hn::Sub(p, hn::ConvertTo(df, c));
+        cell[i] = hn::BitCast(du, c);
+      }
+      VF acc[F];
+      for (int f = 0; f < F; ++f) acc[f] = zero;
+      HWY_UNROLL(8)
+      for (int corner = 0; corner < (1 << D); ++corner) {
+        VU vtx[D];
+        VF w = (corner & 1) ? frac[0] : hn::Sub(one, frac[0]);
+        vtx[0] = (corner & 1) ? hn::Add(cell[0], one_u) : cell[0];
+        for (int i = 1; i < D; ++i) {
+          const bool up = (corner >> i) & 1;
+          vtx[i] = up ? hn::Add(cell[i], one_u) : cell[i];
+          w = hn::Mul(w, up ? frac[i] : hn::Sub(one, frac[i]));
+        }
+        VU idx;
+        if (dense_level) {
+          idx = vtx[D - 1];
+          for (int i = D - 2; i >= 0; --i) idx = hn::Add(hn::Mul(idx, side), vtx[i]);
+        } else {
+          idx = vtx[0];
+          idx = hn::Xor(idx, hn::Mul(vtx[1], p1));
+          if (D > 2) idx = hn::Xor(idx, hn::Mul(vtx[D > 2 ? 2 : 1], p2));
+          idx = hn::And(idx, mask);
+        }
+        if (F > 1) idx = hn::Mul(idx, hn::Set(du, static_cast<std::uint32_t>(F)));
+        const VI row = hn::BitCast(di, idx);
+        for (int f = 0; f < F; ++f) acc[f] = hn::MulAdd(w, hn::GatherIndex(df, tl + f, row), acc[f]);
+      }
+      for (int f = 0; f < F; ++f) hn::Store(acc[f], df, out + (l * F + f) * kB + v);
+    }
+  }
+}
+
+template <int D>
+HWY_INLINE void encode_any(const HashGridLayout& g, const float* table, const float* x, float* out) {
+  switch (g.features) {
+    case 1: return encode<D, 1>(g, table, x, out);
+    case 2: return encode<D, 2>(g, table, x, out);
+    case 4: return encode<D, 4>(g, table, x, out);
+    default: return encode<D, 8>(g, table, x, out);
+  }
+}
+
+// ---- activations --------------------------------------------------------------------------------
+
+HWY_INLINE VF sigmoid(DF d, VF x) {
+  const VF one = hn::Set(d, 1.0f);
+  return hn::Div(one, hn::Add(one, hn::Exp(d, hn::Neg(x))));
+}
+
+// Real SH of degree 1..4 of the unit directions in rows d[0..2] into rows out[0..deg²) (the
+// constants of nerf.cpp's sh_encode, tiny-cuda-nn's).
+HWY_INLINE void sh_rows(int degree, const float* dir, float* out) {
+  const DF d;
+  for (int v = 0; v < kB; v += kN) {
+    const VF x = hn::Load(d, dir + v), y = hn::Load(d, dir + kB + v), z = hn::Load(d, dir + 2 * kB + v);
+    int r = 0;
+    auto put = [&](VF val) { hn::Store(val, d, out + (r++) * kB + v); };
+    auto c = [&](double k) { return hn::Set(d, static_cast<float>(k)); };
+    put(c(0.28209479177387814));
+    if (degree > 1) {
+      put(hn::Mul(c(-0.48860251190291987), y));
+      put(hn::Mul(c(0.48860251190291987), z));
+      put(hn::Mul(c(-0.48860251190291987), x));
+    }
+    if (degree > 2) {
+      const VF x2 = hn::Mul(x, x), y2 = hn::Mul(y, y), z2 = hn::Mul(z, z);
+      put(hn::Mul(hn::Mul(c(1.0925484305920792), x), y));
+      put(hn::Mul(hn::Mul(c(-1.0925484305920792), y), z));
+      put(hn::Sub(hn::Mul(c(0.94617469575755997), z2), c(0.31539156525251999)));
+      put(hn::Mul(hn::Mul(c(-1.0925484305920792), x), z));
+      put(hn::Sub(hn::Mul(c(0.54627421529603959), x2), hn::Mul(c(0.54627421529603959), y2)));
+      if (degree > 3) {
+        put(hn::Mul(hn::Mul(c(0.59004358992664352), y), hn::Add(hn::Mul(c(-3.0), x2), y2)));
+        put(hn::Mul(hn::Mul(hn::Mul(c(2.8906114426405538), x), y), z));
+        put(hn::Mul(hn::Mul(c(0.45704579946446572), y), hn::Sub(c(1.0), hn::Mul(c(5.0), z2))));
+        put(hn::Mul(hn::Mul(c(0.3731763325901154), z), hn::Sub(hn::Mul(c(5.0), z2), c(3.0))));
+        put(hn::Mul(hn::Mul(c(0.45704579946446572), x), hn::Sub(c(1.0), hn::Mul(c(5.0), z2))));
+        put(hn::Mul(hn::Mul(c(1.4453057213202769), z), hn::Sub(x2, y2)));
+        put(hn::Mul(hn::Mul(c(0.59004358992664352), x), hn::Add(hn::Neg(x2), hn::Mul(c(3.0), y2))));
+      }
+    }
+  }
+}
+
+// ---- the head field over one block --------------------------------------------------------------
+
+struct HeadScratch {
+  Rows pos, dir;        // rows 0..2: box positions, head-space directions
+  Rows sig_in;          // [e_x (L·F) | e_a] the σ MLP's input (the ambient MLP reads its e_x rows)
+  Rows col_in;          // [SH | geo]: the σ MLP writes its output from row deg² − 1 on
+  Rows s0, s1, small;   // hidden layers; the ambient and colour outputs
+  float sigma[kB], e[kB];
+};
+
+// σ and rgb of the block's kB samples (positions and directions in hs.pos / hs.dir).
+HWY_INLINE void head_block(const NerfHeadProblem& p, HeadScratch& hs, float* HWY_RESTRICT rgb_rows) {
+  const DF d;
+  const int ex = p.grid.output_dims();
+  const int sh = p.sh_degree * p.sh_degree;
+  encode_any<3>(p.grid, p.table, hs.pos.v, hs.sig_in.v);
+  // ambient a = tanh(MLP(e_x, cond)) → (a + 1)·½ → the 2D ambient grid → rows after e_x.
+  mlp(p.ambient, hs.sig_in.v, hs.small.v, hs.s0, hs.s1);
+  const VF half = hn::Set(d, 0.5f), one = hn::Set(d, 1.0f);
+  for (int k = 0; k < p.ambient_dims; ++k)
+    for (int v = 0; v < kB; v += kN) {
+      const VF a = hn::Tanh(d, hn::Load(d, hs.small.row(k) + v));
+      hn::Store(hn::Mul(hn::Add(a, one), half), d, hs.small.row(k) + v);
+    }
+  encode_any<2>(p.ambient_grid, p.ambient_table, hs.small.v, hs.sig_in.row(ex));
+  // [σ_raw, geo] lands at col_in rows sh−1 .. sh−1+G, so geo sits right after the SH rows.
+  mlp(p.sigma, hs.sig_in.v, hs.col_in.row(sh - 1), hs.s0, hs.s1);
+  const VF lo = hn::Set(d, -15.0f), hi = hn::Set(d, 15.0f);
+  for (int v = 0; v < kB; v += kN) {
+    const VF raw = hn::Load(d, hs.col_in.row(sh - 1) + v);
+    hn::Store(hn::Exp(d, hn::Min(hn::Max(raw, lo), hi)), d, hs.sigma + v);  // trunc_exp
+  }
+  sh_rows(p.sh_degree, hs.dir.v, hs.col_in.v);
+  mlp(p.color, hs.col_in.v, rgb_rows, hs.s0, hs.s1);
+  for (int c = 0; c < 3; ++c)
+    for (int v = 0; v < kB; v += kN)
+      hn::Store(sigmoid(d, hn::Load(d, rgb_rows + c * kB + v)), d, rgb_rows + c * kB + v);
+}
+
+// ---- marching -----------------------------------------------------------------------------------
+
+struct TileState {
+  float T[kTile], rgb[kTile][3], depth[kTile];
+  int k[kTile];
+  int live[kTile], next[kTile];
+  // the round's samples
+  int ray[kTile];
+  float t[kTile];
+};
+
+std::int64_t RenderHead(const NerfHeadProblem& p, std::int64_t begin, std::int64_t end) {
+  const DF d;
+  auto hs = std::make_unique<HeadScratch>();
+  auto ts = std::make_unique<TileState>();
+  auto rgb_rows = std::make_unique<Rows>();
+  const int G = p.occupancy_resolution;
+  const float Gf = static_cast<float>(G);
+  const int S = p.samples_per_ray;
+  std::int64_t samples = 0;
+  for (std::int64_t tb = begin; tb < end; tb += kTile) {
+    const int n = static_cast<int>(std::min<std::int64_t>(kTile, end - tb));
+    int live = 0;
+    for (int r = 0; r < n; ++r) {
+      ts->T[r] = 1.0f;
+      ts->rgb[r][0] = ts->rgb[r][1] = ts->rgb[r][2] = 0.0f;
+      ts->depth[r] = 0.0f;
+      ts->k[r] = 0;
+      if (p.hit[tb + r]) ts->live[live++] = r;
+    }
+    while (live > 0) {
+      // Each live ray advances to its next occupied sample (volume.h: t_k = near + (k + ½)·δ while
+      // t_k < far; unoccupied cells are skipped), in the plain path's float operations.
+      int m = 0;
+      for (int j = 0; j < live; ++j) {
+        const int r = ts->live[j];
+        const std::int64_t g = tb + r;
+        const float* o = p.origins + 3 * g;
+        const float* dir = p.dirs + 3 * g;
+        const float near = p.near[g], far = p.far[g];
+        int k = ts->k[r];
+        while (k < S) {
+          const float t = near + (0.5f + static_cast<float>(k)) * p.step;
+          if (!(t < far)) {
+            k = S;
+            break;
+          }
+          ++k;
+          float xb[3];
+          for (int i = 0; i < 3; ++i) xb[i] = ((o[i] + t * dir[i]) - p.box_min[i]) / p.box_size[i];
+          bool occ = true;
+          if (p.occupancy) {
+            int c[3];
+            for (int i = 0; i < 3; ++i) {
+              const float f = std::floor(xb[i] * Gf);
+              c[i] = f < 0.0f ? 0 : (f > Gf - 1.0f ? G - 1 : static_cast<int>(f));
+            }
+            occ = p.occupancy[(static_cast<std::int64_t>(c[0]) * G + c[1]) * G + c[2]] != 0;
+          }
+          if (occ) {
+            const int b = m % kB;
+            for (int i = 0; i < 3; ++i) {
+              hs->pos.row(i)[b] = xb[i];
+              hs->dir.row(i)[b] = dir[i];
+            }
+            ts->ray[m] = r;
+            ts->t[m] = t;
+            ++m;
+            break;
+          }
+        }
+        ts->k[r] = k;
+        // A full block is evaluated and composited at once (its rays are all distinct).
+        if (m > 0 && m % kB == 0 && ts->ray[m - 1] == r) {
+          head_block(p, *hs, rgb_rows->v);
+          const int b0 = m - kB;
+          for (int v = 0; v < kB; v += kN)
+            hn::Store(hn::Exp(d, hn::Neg(hn::Mul(hn::Load(d, hs->sigma + v), hn::Set(d, p.step)))), d, hs->e + v);
+          for (int b = 0; b < kB; ++b) {
+            const int rr = ts->ray[b0 + b];
+            const float e = hs->e[b], Ti = ts->T[rr], w = Ti * (1.0f - e);
+            for (int c = 0; c < 3; ++c) ts->rgb[rr][c] += w * rgb_rows->row(c)[b];
+            ts->depth[rr] += w * ts->t[b0 + b];
+            ts->T[rr] = Ti * e;
+          }
+        }
+      }
+      const int rest = m % kB;
+      if (rest > 0) {
+        for (int b = rest; b < kB; ++b)  // padding lanes: any position, results unused
+          for (int i = 0; i < 3; ++i) {
+            hs->pos.row(i)[b] = 0.5f;
+            hs->dir.row(i)[b] = i == 2 ? 1.0f : 0.0f;
+          }
+        head_block(p, *hs, rgb_rows->v);
+        const int b0 = m - rest;
+        for (int v = 0; v < kB; v += kN)
+          hn::Store(hn::Exp(d, hn::Neg(hn::Mul(hn::Load(d, hs->sigma + v), hn::Set(d, p.step)))), d, hs->e + v);
+        for (int b = 0; b < rest; ++b) {
+          const int rr = ts->ray[b0 + b];
+          const float e = hs->e[b], Ti = ts->T[rr], w = Ti * (1.0f - e);
+          for (int c = 0; c < 3; ++c) ts->rgb[rr][c] += w * rgb_rows->row(c)[b];
+          ts->depth[rr] += w * ts->t[b0 + b];
+          ts->T[rr] = Ti * e;
+        }
+      }
+      samples += m;
+      // Rays that took a sample stay live while T ≥ the threshold (and samples remain).
+      int nl = 0;
+      for (int j = 0; j < m; ++j) {
+        const int r = ts->ray[j];
+        if (ts->k[r] < S && (p.min_transmittance <= 0.0f || ts->T[r] >= p.min_transmittance)) ts->next[nl++] = r;
+      }
+      std::memcpy(ts->live, ts->next, sizeof(int) * static_cast<std::size_t>(nl));
+      live = nl;
+    }
+    for (int r = 0; r < n; ++r) {
+      const std::int64_t g = tb + r;
+      for (int c = 0; c < 3; ++c) p.rgb[3 * g + c] = ts->rgb[r][c];
+      p.alpha[g] = 1.0f - ts->T[r];
+      p.depth[g] = ts->depth[r];
+    }
+  }
+  return samples;
+}
+
+// ---- the torso ----------------------------------------------------------------------------------
+
+void RenderTorso(const NerfTorsoProblem& p, std::int64_t begin, std::int64_t end) {
+  const DF d;
+  auto in = std::make_unique<Rows>();   // [grid((q+1)/2) | freq(p)]
+  auto pt = std::make_unique<Rows>();   // rows 0, 1: p; then q
+  auto out = std::make_unique<Rows>();
+  auto s0 = std::make_unique<Rows>(), s1 = std::make_unique<Rows>();
+  const int eg = p.grid.output_dims();
+  const float sx = static_cast<float>(2.0 / static_cast<double>(p.width));
+  const float sy = static_cast<float>(2.0 / static_cast<double>(p.height));
+  const VF one = hn::Set(d, 1.0f), neg1 = hn::Set(d, -1.0f), half = hn::Set(d, 0.5f);
+  for (std::int64_t b0 = begin; b0 < end; b0 += kB) {
+    const int n = static_cast<int>(std::min<std::int64_t>(kB, end - b0));
+    for (int b = 0; b < kB; ++b) {
+      const std::int64_t g = b0 + std::min(b, n - 1);
+      pt->row(0)[b] = p.uv[2 * g] * sx - 1.0f;
+      pt->row(1)[b] = p.uv[2 * g + 1] * sy - 1.0f;
+    }
+    // frequency_encode (nerf.cpp): [p, sin(2^0 p), cos(2^0 p), sin(2^1 p), ...], each a pair.
+    float* fr = in->row(eg);
+    for (int v = 0; v < kB; v += kN) {
+      const VF p0 = hn::Load(d, pt->row(0) + v), p1 = hn::Load(d, pt->row(1) + v);
+      hn::Store(p0, d, fr + v);
+      hn::Store(p1, d, fr + kB + v);
+      for (int k = 0; k < p.coord_freqs; ++k) {
+        const VF f = hn::Set(d, std::ldexp(1.0f, k));
+        const VF a0 = hn::Mul(p0, f), a1 = hn::Mul(p1, f);
+        float* base = fr + (2 + 4 * k) * kB + v;
+        hn::Store(hn::Sin(d, a0), d, base);
+        hn::Store(hn::Sin(d, a1), d, base + kB);
+        hn::Store(hn::Cos(d, a0), d, base + 2 * kB);
+        hn::Store(hn::Cos(d, a1), d, base + 3 * kB);
+      }
+    }
+    mlp(p.deform, fr, out->v, *s0, *s1);
+    for (int i = 0; i < 2; ++i)
+      for (int v = 0; v < kB; v += kN) {
+        const VF q = hn::Min(hn::Max(hn::Add(hn::Load(d, pt->row(i) + v), hn::Load(d, out->row(i) + v)), neg1), one);
+        hn::Store(hn::Mul(hn::Add(q, one), half), d, pt->row(2 + i) + v);
+      }
+    encode_any<2>(p.grid, p.table, pt->row(2), in->v);
+    mlp(p.net, in->v, out->v, *s0, *s1);
+    const VF scale = hn::Set(d, 1.002f), shift = hn::Set(d, 0.001f);
+    for (int c = 0; c < 4; ++c)
+      for (int v = 0; v < kB; v += kN)
+        hn::Store(hn::Sub(hn::Mul(sigmoid(d, hn::Load(d, out->row(c) + v)), scale), shift), d, out->row(c) + v);
+    for (int b = 0; b < n; ++b) {
+      const std::int64_t g = b0 + b;
+      p.alpha[g] = out->row(0)[b];
+      for (int c = 0; c < 3; ++c) p.rgb[3 * g + c] = out->row(1 + c)[b];
+    }
+  }
+}
+
+// ---- benchmark helpers --------------------------------------------------------------------------
+
+void Mlp(const PackedMlp& m, const float* in, float* out, std::int64_t n) {
+  auto a = std::make_unique<Rows>(), o = std::make_unique<Rows>();
+  auto s0 = std::make_unique<Rows>(), s1 = std::make_unique<Rows>();
+  const int I = m.layer[0].in, O = m.layer[m.layers - 1].out;
+  for (std::int64_t b0 = 0; b0 < n; b0 += kB) {
+    const int cnt = static_cast<int>(std::min<std::int64_t>(kB, n - b0));
+    for (int b = 0; b < kB; ++b)
+      for (int i = 0; i < I; ++i) a->row(i)[b] = b < cnt ? in[(b0 + b) * I + i] : 0.0f;
+    mlp(m, a->v, o->v, *s0, *s1);
+    for (int b = 0; b < cnt; ++b)
+      for (int j = 0; j < O; ++j) out[(b0 + b) * O + j] = o->row(j)[b];
+  }
+}
+
+float Gather(const float* table, const std::uint32_t* idx, std::int64_t n) {
+  const DF df;
+  const DI di;
+  VF acc = hn::Zero(df);
+  std::int64_t i = 0;
+  for (; i + kN <= n; i += kN)
+    acc = hn::Add(acc, hn::GatherIndex(df, table, hn::BitCast(di, hn::LoadU(DU(), idx + i))));
+  float s = hn::GetLane(hn::SumOfLanes(df, acc));
+  for (; i < n; ++i) s += table[idx[i]];
+  return s;
+}
+
+bool Supported() { return (hwy::SupportedTargets() & HWY_TARGET) != 0; }
+
+}  // namespace
+
+const NerfKernels* Table() {
+  static const NerfKernels k{hwy::TargetName(HWY_TARGET), &Supported, &RenderHead, &RenderTorso, &Mlp, &Gather};
+  return &k;
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace emogene::render
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include <atomic>
+
+#include "emogene/core/error.h"
+
+namespace emogene::render {
+namespace {
+
+// Best first: the targets this file was compiled for.
+std::vector<const NerfKernels*> compiled() {
+  std::vector<const NerfKernels*> v;
+#if HWY_TARGETS & HWY_AVX3
+  v.push_back(N_AVX3::Table());
+#endif
+#if HWY_TARGETS & HWY_AVX2
+  v.push_back(N_AVX2::Table());
+#endif
+#if HWY_TARGETS & HWY_SSE4
+  v.push_back(N_SSE4::Table());
+#endif
+#if HWY_TARGETS & HWY_EMU128
+  v.push_back(N_EMU128::Table());
+#endif
+#if HWY_TARGETS & HWY_SCALAR
+  v.push_back(N_SCALAR::Table());
+#endif
+  return v;
+}
+
+std::atomic<const NerfKernels*>& chosen() {
+  static std::atomic<const NerfKernels*> k{nullptr};
+  return k;
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+std::vector<const NerfKernels*> nerf_kernel_variants() {
+  std::vector<const NerfKernels*> out;
+  for (const NerfKernels* k : compiled())
+    if (k->supported()) out.push_back(k);
+  return out;
+}
+
+const NerfKernels& nerf_kernels() {
+  const NerfKernels* k = chosen().load(std::memory_order_acquire);
+  if (!k) {
+    const auto v = nerf_kernel_variants();
+    check_input(!v.empty(), "nerf kernels", "no kernel variant runs on this CPU");
+    k = v.front();
+    chosen().store(k, std::memory_order_release);
+  }
+  return *k;
+}
+
+void set_nerf_kernels(const std::string& name) {
+  std::string names;
+  for (const NerfKernels* k : nerf_kernel_variants()) {
+    if (lower(name) == lower(k->name)) {
+      chosen().store(k, std::memory_order_release);
+      return;
+    }
+    names += std::string(names.empty() ? "" : ", ") + lower(k->name);
+  }
+  throw bad_input("nerf kernels", "no variant '" + name + "' on this CPU (available: " + names + ")");
+}
+
+int pack_layer_weights(const float* W, int out, int in_total, int col, int in, std::vector<float>& dst) {
+  const int pad = (out + kNerfOutGroup - 1) / kNerfOutGroup * kNerfOutGroup;
+  dst.assign(static_cast<std::size_t>(pad) * static_cast<std::size_t>(in), 0.0f);
+  for (int o = 0; o < out; ++o)
+    for (int i = 0; i < in; ++i)
+      dst[(static_cast<std::size_t>(o / kNerfOutGroup) * in + i) * kNerfOutGroup + o % kNerfOutGroup] =
+          W[static_cast<std::size_t>(o) * in_total + col + i];
+  return pad;
+}
+
+}  // namespace emogene::render
+#endif  // HWY_ONCE
