@@ -29,10 +29,13 @@ target_link_libraries(emogene_dlib INTERFACE ${DLIB_LIBRARY} ${DLIB_LAPACK} ${DL
 # tree compiles without LibTorch's headers. They share one precompiled header.
 set(EMOGENE_TORCH_PCH "${PROJECT_SOURCE_DIR}/src/core/torch_pch.h")
 add_library(emogene_torch_pch STATIC "${PROJECT_SOURCE_DIR}/src/core/torch_pch.cpp")
-target_link_libraries(emogene_torch_pch PUBLIC torch PRIVATE emogene_warnings)
+# OpenMP: ATen's at::parallel_for is a header template that runs `#pragma omp parallel` in the
+# caller's own object file, so every file that calls it must be compiled with -fopenmp (without
+# it the loop silently runs on one thread).
+target_link_libraries(emogene_torch_pch PUBLIC torch OpenMP::OpenMP_CXX PRIVATE emogene_warnings)
 target_precompile_headers(emogene_torch_pch PRIVATE "${EMOGENE_TORCH_PCH}")
 
 function(emogene_use_torch target)
-  target_link_libraries(${target} PUBLIC torch)
+  target_link_libraries(${target} PUBLIC torch OpenMP::OpenMP_CXX)
   target_precompile_headers(${target} REUSE_FROM emogene_torch_pch)
 endfunction()

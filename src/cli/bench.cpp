@@ -301,9 +301,10 @@ void add_bench_features(CLI::App& bench, RunFn& run) {
 void setup_bench(CLI::App& app, RunFn& run) {
   CLI::App* bench = app.add_subcommand("bench", "Performance figures of DESIGN §6 (one target per subcommand)");
   add_bench_features(*bench, run);
+  add_bench_nerf(*bench, run);
   bench->callback([bench, &run] {
     if (bench->get_subcommands().empty())
-      run = [] { throw bad_input("bench", "needs a target: emogene bench features (see emogene bench --help)"); };
+      run = [] { throw bad_input("bench", "needs a target: emogene bench features|nerf (see emogene bench --help)"); };
   });
 }
 

@@ -13,7 +13,8 @@ using RunFn = std::function<void()>;
 void setup_info(CLI::App& app, RunFn& run);
 void setup_synth(CLI::App& app, RunFn& run);
 void setup_features(CLI::App& app, RunFn& run);
-void setup_bench(CLI::App& app, RunFn& run);  // `bench features` (later nerf, render)
+void setup_bench(CLI::App& app, RunFn& run);  // `bench features`, `bench nerf`
+void add_bench_nerf(CLI::App& bench, RunFn& run);  // bench_nerf.cpp
 void setup_train(CLI::App& app, RunFn& run);
 void setup_prepare(CLI::App& app, RunFn& run);
 void setup_render(CLI::App& app, RunFn& run);   // `render`: audio to an MP4

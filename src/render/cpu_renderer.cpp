@@ -4,6 +4,7 @@
 // image would leave one core idle).
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <vector>
 
 #include "emogene/core/error.h"
@@ -161,6 +162,9 @@ FrameResult CpuRenderer::render(const FrameRequest& req) {
     hp.box_min[i] = static_cast<float>(settings.box_min[static_cast<std::size_t>(i)]);
     hp.box_size[i] = static_cast<float>(settings.box_max[static_cast<std::size_t>(i)] - settings.box_min[static_cast<std::size_t>(i)]);
   }
+  check_input(settings.samples_per_ray >= 1 && settings.samples_per_ray <= 64, kWhere,
+              "the kernels march at most 64 samples per ray, the config asks " + std::to_string(settings.samples_per_ray) +
+                  "; use --renderer plain");
   hp.samples_per_ray = static_cast<int>(settings.samples_per_ray);
   hp.step = static_cast<float>(settings.step_size());
   hp.min_transmittance = static_cast<float>(settings.min_transmittance);
@@ -206,6 +210,77 @@ FrameResult CpuRenderer::render(const FrameRequest& req) {
   }
   return compose_frame(head_rgb, head_a, depth, torso_rgb, torso_a, req.background, req.width, req.height,
                        samples.load());
+}
+
+}  // namespace emogene::render
+
+// ---- the roofline (bench nerf) ------------------------------------------------------------------
+
+namespace emogene::render {
+
+namespace {
+
+double flops_of(const PackedMlp& m) {
+  double f = 0;
+  for (int l = 0; l < m.layers; ++l) f += 2.0 * m.layer[l].in * m.layer[l].out;
+  return f;
+}
+
+double gathers_of(const HashGridLayout& g) { return static_cast<double>(g.levels) * (1 << g.dims) * g.features; }
+
+// Best time per point of K.mlp over `points` random inputs, split into tiles over the threads.
+double mlp_ns(const NerfKernels& K, const PackedMlp& m, std::int64_t points) {
+  const int in = m.layer[0].in, out = m.layer[m.layers - 1].out;
+  const torch::Tensor x = torch::rand({points, in}), y = torch::empty({points, out});
+  const float* xp = x.data_ptr<float>();
+  float* yp = y.data_ptr<float>();
+  double best = 1e30;
+  for (int rep = 0; rep < 3; ++rep) {
+    const auto t0 = std::chrono::steady_clock::now();
+    dynamic_tiles(points, 1024, [&](std::int64_t b, std::int64_t e) { K.mlp(m, xp + b * in, yp + b * out, e - b); });
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return 1e9 * best / static_cast<double>(points);
+}
+
+}  // namespace
+
+NerfRoofline measure_nerf_roofline(NerfNetwork net, std::int64_t points) {
+  c10::InferenceMode guard;
+  CpuRenderer r(net, nullptr);  // packs the weights (biases stay zero: the cost is the same)
+  return r.roofline(points);
+}
+
+NerfRoofline CpuRenderer::roofline(std::int64_t points) const {
+  const NerfKernels& K = nerf_kernels();
+  const Packed& P = *packed_;
+  NerfRoofline f;
+  const PackedMlp amb = Packed::view(P.ambient), sig = Packed::view(P.sigma), col = Packed::view(P.color);
+  f.head_flops = flops_of(amb) + flops_of(sig) + flops_of(col);
+  f.head_mlp_ns = mlp_ns(K, amb, points) + mlp_ns(K, sig, points) + mlp_ns(K, col, points);
+  f.head_gathers = gathers_of(net_->head->grid->layout) + gathers_of(net_->head->ambient_grid->layout);
+  if (net_->torso) {
+    const PackedMlp def = Packed::view(P.deform), tn = Packed::view(P.torso_net);
+    f.torso_flops = flops_of(def) + flops_of(tn);
+    f.torso_mlp_ns = mlp_ns(K, def, points) + mlp_ns(K, tn, points);
+    f.torso_gathers = gathers_of(net_->torso->grid->layout);
+  }
+  // Random gathers over a table of the head grid's size (every level's rows).
+  const std::int64_t rows = P.table.numel(), n = std::int64_t{1} << 23;
+  const torch::Tensor idx = torch::randint(0, rows, {n}, torch::kInt);
+  const auto* ip = reinterpret_cast<const std::uint32_t*>(idx.data_ptr<int>());
+  const float* tp = P.table.data_ptr<float>();
+  double best = 1e30;
+  std::atomic<int> sink{0};
+  for (int rep = 0; rep < 3; ++rep) {
+    const auto t0 = std::chrono::steady_clock::now();
+    dynamic_tiles(n, 1 << 16, [&](std::int64_t b, std::int64_t e) {
+      if (K.gather(tp, ip + b, e - b) == 12345.678f) ++sink;  // keep the sum alive
+    });
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  f.gather_ns = 1e9 * best / static_cast<double>(n);
+  return f;
 }
 
 }  // namespace emogene::render

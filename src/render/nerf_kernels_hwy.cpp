@@ -48,46 +48,58 @@ struct alignas(64) Rows {
 
 // ---- one layer and one MLP over a block ---------------------------------------------------------
 
-// out[o][s] = Σ_i W[o][i]·in[i][s] (+ bias[o]), ReLU when `relu`; out_pad rows are written.
-HWY_INLINE void dense(const PackedLayer& L, const float* HWY_RESTRICT in, float* HWY_RESTRICT out, bool relu) {
+// Outputs h .. h + kO − 1 of group g: out[o][s] = Σ_i W[o][i]·in[i][s] (+ bias[o]), ReLU when
+// `relu`. kO = 8 on AVX-512 (8 outputs × 2 vectors = 16 accumulators of 32 registers), 4 on
+// narrower targets (8 accumulators of 16 registers).
+template <int kO>
+HWY_INLINE void dense_part(const PackedLayer& L, const float* HWY_RESTRICT in, float* HWY_RESTRICT out, bool relu,
+                           int g, int h) {
   const DF d;
   const VF zero = hn::Zero(d);
+  const float* HWY_RESTRICT w = L.w + static_cast<std::ptrdiff_t>(g) * L.in * kNerfOutGroup + h;
+  VF a0[kO], a1[kO];
+  HWY_UNROLL(8)
+  for (int o = 0; o < kO; ++o) a0[o] = a1[o] = zero;
+  for (int i = 0; i < L.in; ++i) {
+    const VF x0 = hn::Load(d, in + i * kB), x1 = hn::Load(d, in + i * kB + kN);
+    const float* HWY_RESTRICT wi = w + i * kNerfOutGroup;
+    HWY_UNROLL(8)
+    for (int o = 0; o < kO; ++o) {
+      const VF wv = hn::Set(d, wi[o]);
+      a0[o] = hn::MulAdd(wv, x0, a0[o]);
+      a1[o] = hn::MulAdd(wv, x1, a1[o]);
+    }
+  }
+  HWY_UNROLL(8)
+  for (int o = 0; o < kO; ++o) {
+    const int r = g * kNerfOutGroup + h + o;
+    VF y0 = a0[o], y1 = a1[o];
+    if (L.bias) {
+      const VF b = hn::Set(d, L.bias[r]);
+      y0 = hn::Add(y0, b);
+      y1 = hn::Add(y1, b);
+    }
+    if (relu) {
+      y0 = hn::Max(y0, zero);
+      y1 = hn::Max(y1, zero);
+    }
+    hn::Store(y0, d, out + r * kB);
+    hn::Store(y1, d, out + r * kB + kN);
+  }
+}
+
+// One layer over a block: in [in][kB] → out rows [0, out) (a group's padding rows past `out` may
+// be left unwritten when the group's real outputs fit in half of it).
+HWY_NOINLINE void dense(const PackedLayer& L, const float* HWY_RESTRICT in, float* HWY_RESTRICT out, bool relu) {
   const int groups = L.out_pad / kNerfOutGroup;
   for (int g = 0; g < groups; ++g) {
-    const float* HWY_RESTRICT w = L.w + static_cast<std::ptrdiff_t>(g) * L.in * kNerfOutGroup;
-    // AVX-512: 8 outputs × 2 vectors = 16 accumulators of 32 registers; narrower targets take the
-    // group as two halves of 4 outputs (8 accumulators of 16 registers).
-    constexpr int kO = kN >= 16 ? 8 : 4;
-    for (int h = 0; h < kNerfOutGroup; h += kO) {
-      VF a0[kO], a1[kO];
-      HWY_UNROLL(8)
-      for (int o = 0; o < kO; ++o) a0[o] = a1[o] = zero;
-      for (int i = 0; i < L.in; ++i) {
-        const VF x0 = hn::Load(d, in + i * kB), x1 = hn::Load(d, in + i * kB + kN);
-        const float* HWY_RESTRICT wi = w + i * kNerfOutGroup + h;
-        HWY_UNROLL(8)
-        for (int o = 0; o < kO; ++o) {
-          const VF wv = hn::Set(d, wi[o]);
-          a0[o] = hn::MulAdd(wv, x0, a0[o]);
-          a1[o] = hn::MulAdd(wv, x1, a1[o]);
-        }
-      }
-      HWY_UNROLL(8)
-      for (int o = 0; o < kO; ++o) {
-        const int r = g * kNerfOutGroup + h + o;
-        VF y0 = a0[o], y1 = a1[o];
-        if (L.bias) {
-          const VF b = hn::Set(d, L.bias[r]);
-          y0 = hn::Add(y0, b);
-          y1 = hn::Add(y1, b);
-        }
-        if (relu) {
-          y0 = hn::Max(y0, zero);
-          y1 = hn::Max(y1, zero);
-        }
-        hn::Store(y0, d, out + r * kB);
-        hn::Store(y1, d, out + r * kB + kN);
-      }
+    const int real = std::min(kNerfOutGroup, L.out - g * kNerfOutGroup);
+    if constexpr (kN >= 16) {
+      if (real > 4) dense_part<8>(L, in, out, relu, g, 0);
+      else dense_part<4>(L, in, out, relu, g, 0);
+    } else {
+      dense_part<4>(L, in, out, relu, g, 0);
+      if (real > 4) dense_part<4>(L, in, out, relu, g, 4);
     }
   }
 }
@@ -105,22 +117,27 @@ HWY_INLINE void mlp(const PackedMlp& m, const float* in, float* out, Rows& s0, R
 
 // ---- hash-grid encoding over a block (the function of hash_grid.h) ------------------------------
 
+// Per level: each axis's cell and fraction once; a corner's row is then the cell's base row plus a
+// constant (dense levels: base + Σ bit_i·side^i) or the XOR of per-axis products with the corner's
+// choice on each axis ((c + 1)·π = c·π + π in uint32, as instant-ngp hashes); the d-linear weight
+// is built up axis by axis, in the plain kernel's order (axis 0 first). F = 2 reads each corner's
+// pair of features with one 64-bit gather per half vector and splits them with ConcatEven/Odd.
 template <int D, int F>
 HWY_INLINE void encode(const HashGridLayout& g, const float* HWY_RESTRICT table, const float* HWY_RESTRICT x,
                        float* HWY_RESTRICT out) {
   const DF df;
   const DI di;
   const DU du;
+  constexpr int kC = 1 << D;
   const VF zero = hn::Zero(df), one = hn::Set(df, 1.0f);
   const VU mask = hn::Set(du, g.table_size - 1u);
-  const VU p1 = hn::Set(du, kHashGridPrimes[1]), p2 = hn::Set(du, kHashGridPrimes[2]);
   for (int l = 0; l < g.levels; ++l) {
     const std::uint32_t R = g.resolution[static_cast<std::size_t>(l)];
     const bool dense_level = g.dense[static_cast<std::size_t>(l)];
     const float* HWY_RESTRICT tl = table + static_cast<std::ptrdiff_t>(l) * g.table_size * F;
     const VF Rf = hn::Set(df, static_cast<float>(R));
     const VI Rm1 = hn::Set(di, static_cast<std::int32_t>(R - 1));
-    const VU side = hn::Set(du, R + 1), one_u = hn::Set(du, 1u);
+    const std::uint32_t side = R + 1;
     for (int v = 0; v < kB; v += kN) {
       VF frac[D];
       VU cell[D];
@@ -131,31 +148,69 @@ HWY_INLINE void encode(const HashGridLayout& g, const float* HWY_RESTRICT table,
         frac[i] = hn::Sub(p, hn::ConvertTo(df, c));
         cell[i] = hn::BitCast(du, c);
       }
+      // The rows of the 2^D corners (bit i of the corner = +1 along axis i).
+      VU row[kC];
+      if (dense_level) {
+        VU base = cell[D - 1];
+        for (int i = D - 2; i >= 0; --i) base = hn::Add(hn::Mul(base, hn::Set(du, side)), cell[i]);
+        HWY_UNROLL(8)
+        for (int c = 0; c < kC; ++c) {
+          std::uint32_t off = 0, stride = 1;
+          for (int i = 0; i < D; ++i, stride *= side) off += ((c >> i) & 1) ? stride : 0u;
+          row[c] = hn::Add(base, hn::Set(du, off));
+        }
+      } else {
+        VU h[D][2];
+        for (int i = 0; i < D; ++i) {
+          const std::uint32_t prime = kHashGridPrimes[static_cast<std::size_t>(i)];
+          h[i][0] = i == 0 ? cell[0] : hn::Mul(cell[i], hn::Set(du, prime));
+          h[i][1] = hn::Add(h[i][0], hn::Set(du, prime));
+        }
+        HWY_UNROLL(8)
+        for (int c = 0; c < kC; ++c) {
+          VU r = h[0][c & 1];
+          for (int i = 1; i < D; ++i) r = hn::Xor(r, h[i][(c >> i) & 1]);
+          row[c] = hn::And(r, mask);
+        }
+      }
+      // Weights: w_c = Π_i (bit ? frac_i : 1 − frac_i), axis 0 first.
+      VF w[kC];
+      const VF f0 = frac[0], g0 = hn::Sub(one, frac[0]);
+      w[0] = g0;
+      w[1] = f0;
+      for (int i = 1; i < D; ++i) {
+        const VF fi = frac[i], gi = hn::Sub(one, frac[i]);
+        const int n = 1 << i;
+        for (int c = n - 1; c >= 0; --c) {
+          w[c + n] = hn::Mul(w[c], fi);
+          w[c] = hn::Mul(w[c], gi);
+        }
+      }
       VF acc[F];
       for (int f = 0; f < F; ++f) acc[f] = zero;
-      HWY_UNROLL(8)
-      for (int corner = 0; corner < (1 << D); ++corner) {
-        VU vtx[D];
-        VF w = (corner & 1) ? frac[0] : hn::Sub(one, frac[0]);
-        vtx[0] = (corner & 1) ? hn::Add(cell[0], one_u) : cell[0];
-        for (int i = 1; i < D; ++i) {
-          const bool up = (corner >> i) & 1;
-          vtx[i] = up ? hn::Add(cell[i], one_u) : cell[i];
-          w = hn::Mul(w, up ? frac[i] : hn::Sub(one, frac[i]));
+#if HWY_TARGET != HWY_SCALAR
+      if constexpr (F == 2) {
+        const hn::Repartition<double, DF> dd;
+        const hn::RebindToSigned<decltype(dd)> di64;
+        const hn::Half<DI> dih;
+        const double* HWY_RESTRICT pairs = reinterpret_cast<const double*>(tl);
+        HWY_UNROLL(8)
+        for (int c = 0; c < kC; ++c) {
+          const VI r = hn::BitCast(di, row[c]);
+          const auto lo = hn::GatherIndex(dd, pairs, hn::PromoteTo(di64, hn::LowerHalf(dih, r)));
+          const auto hi = hn::GatherIndex(dd, pairs, hn::PromoteTo(di64, hn::UpperHalf(dih, r)));
+          const VF a = hn::BitCast(df, lo), b = hn::BitCast(df, hi);
+          acc[0] = hn::MulAdd(w[c], hn::ConcatEven(df, b, a), acc[0]);
+          acc[1] = hn::MulAdd(w[c], hn::ConcatOdd(df, b, a), acc[1]);
         }
-        VU idx;
-        if (dense_level) {
-          idx = vtx[D - 1];
-          for (int i = D - 2; i >= 0; --i) idx = hn::Add(hn::Mul(idx, side), vtx[i]);
-        } else {
-          idx = vtx[0];
-          idx = hn::Xor(idx, hn::Mul(vtx[1], p1));
-          if (D > 2) idx = hn::Xor(idx, hn::Mul(vtx[D > 2 ? 2 : 1], p2));
-          idx = hn::And(idx, mask);
+      } else
+#endif
+      {
+        HWY_UNROLL(8)
+        for (int c = 0; c < kC; ++c) {
+          const VI r = hn::BitCast(di, F > 1 ? hn::Mul(row[c], hn::Set(du, static_cast<std::uint32_t>(F))) : row[c]);
+          for (int f = 0; f < F; ++f) acc[f] = hn::MulAdd(w[c], hn::GatherIndex(df, tl + f, r), acc[f]);
         }
-        if (F > 1) idx = hn::Mul(idx, hn::Set(du, static_cast<std::uint32_t>(F)));
-        const VI row = hn::BitCast(di, idx);
-        for (int f = 0; f < F; ++f) acc[f] = hn::MulAdd(w, hn::GatherIndex(df, tl + f, row), acc[f]);
       }
       for (int f = 0; f < F; ++f) hn::Store(acc[f], df, out + (l * F + f) * kB + v);
     }
@@ -258,20 +313,68 @@ HWY_INLINE void head_block(const NerfHeadProblem& p, HeadScratch& hs, float* HWY
 struct TileState {
   float T[kTile], rgb[kTile][3], depth[kTile];
   int k[kTile];
+  std::uint64_t mask[kTile];  // bit k: sample k is inside the box and in an occupied cell
   int live[kTile], next[kTile];
   // the round's samples
   int ray[kTile];
   float t[kTile];
 };
 
-std::int64_t RenderHead(const NerfHeadProblem& p, std::int64_t begin, std::int64_t end) {
+// The samples of ray g that the march evaluates when nothing terminates it: bit k set when
+// t_k = near + (k + ½)·δ < far and x = o + t_k·d falls in an occupied cell, computed kN steps at a
+// time in the plain path's float operations (IEEE add, mul, div and floor are exact per lane).
+HWY_INLINE std::uint64_t sample_mask(const NerfHeadProblem& p, std::int64_t g) {
+  const DF df;
+  const DI di;
+  const float* o = p.origins + 3 * g;
+  const float* dir = p.dirs + 3 * g;
+  const VF near = hn::Set(df, p.near[g]), far = hn::Set(df, p.far[g]), step = hn::Set(df, p.step);
+  const VF half = hn::Set(df, 0.5f), zero = hn::Zero(df);
+  const int G = p.occupancy_resolution;
+  const VF Gf = hn::Set(df, static_cast<float>(G)), Gm1 = hn::Set(df, static_cast<float>(G - 1));
+  std::uint64_t mask = 0;
+  HWY_ALIGN std::int32_t cell[kN];
+  HWY_ALIGN std::int32_t in[kN];
+  for (int k0 = 0; k0 < p.samples_per_ray; k0 += kN) {
+    const VF t = hn::Add(near, hn::Mul(hn::Add(half, hn::Iota(df, static_cast<float>(k0))), step));
+    const auto inside = hn::Lt(t, far);
+    if (hn::AllFalse(df, inside)) break;  // t grows with k
+    hn::Store(hn::VecFromMask(di, hn::RebindMask(di, inside)), di, in);
+    if (p.occupancy) {
+      VI c[3];
+      for (int i = 0; i < 3; ++i) {
+        const VF x = hn::Add(hn::Set(df, o[i]), hn::Mul(t, hn::Set(df, dir[i])));
+        const VF xb = hn::Div(hn::Sub(x, hn::Set(df, p.box_min[i])), hn::Set(df, p.box_size[i]));
+        c[i] = hn::ConvertTo(di, hn::Min(hn::Max(hn::Floor(hn::Mul(xb, Gf)), zero), Gm1));
+      }
+      const VI Gi = hn::Set(di, G);
+      hn::Store(hn::Add(hn::Mul(hn::Add(hn::Mul(c[0], Gi), c[1]), Gi), c[2]), di, cell);
+    }
+    const int n = std::min(kN, p.samples_per_ray - k0);
+    for (int j = 0; j < n; ++j)
+      if (in[j] && (!p.occupancy || p.occupancy[cell[j]])) mask |= std::uint64_t{1} << (k0 + j);
+  }
+  return mask;
+}
+
+HWY_INLINE void composite_block(const NerfHeadProblem& p, HeadScratch& hs, const Rows& rgb_rows, TileState& ts, int b0,
+                                int count) {
   const DF d;
+  for (int v = 0; v < kB; v += kN)
+    hn::Store(hn::Exp(d, hn::Neg(hn::Mul(hn::Load(d, hs.sigma + v), hn::Set(d, p.step)))), d, hs.e + v);
+  for (int b = 0; b < count; ++b) {
+    const int rr = ts.ray[b0 + b];
+    const float e = hs.e[b], Ti = ts.T[rr], w = Ti * (1.0f - e);
+    for (int c = 0; c < 3; ++c) ts.rgb[rr][c] += w * rgb_rows.v[c * kB + b];
+    ts.depth[rr] += w * ts.t[b0 + b];
+    ts.T[rr] = Ti * e;
+  }
+}
+
+std::int64_t RenderHead(const NerfHeadProblem& p, std::int64_t begin, std::int64_t end) {
   auto hs = std::make_unique<HeadScratch>();
   auto ts = std::make_unique<TileState>();
   auto rgb_rows = std::make_unique<Rows>();
-  const int G = p.occupancy_resolution;
-  const float Gf = static_cast<float>(G);
-  const int S = p.samples_per_ray;
   std::int64_t samples = 0;
   for (std::int64_t tb = begin; tb < end; tb += kTile) {
     const int n = static_cast<int>(std::min<std::int64_t>(kTile, end - tb));
@@ -281,63 +384,34 @@ std::int64_t RenderHead(const NerfHeadProblem& p, std::int64_t begin, std::int64
       ts->rgb[r][0] = ts->rgb[r][1] = ts->rgb[r][2] = 0.0f;
       ts->depth[r] = 0.0f;
       ts->k[r] = 0;
-      if (p.hit[tb + r]) ts->live[live++] = r;
+      if (!p.hit[tb + r]) continue;
+      ts->mask[r] = sample_mask(p, tb + r);
+      if (ts->mask[r]) ts->live[live++] = r;
     }
     while (live > 0) {
-      // Each live ray advances to its next occupied sample (volume.h: t_k = near + (k + ½)·δ while
-      // t_k < far; unoccupied cells are skipped), in the plain path's float operations.
+      // Each live ray takes its next sample; a full block is evaluated and composited at once (its
+      // rays are all distinct).
       int m = 0;
       for (int j = 0; j < live; ++j) {
         const int r = ts->live[j];
+        const std::uint64_t rest = ts->mask[r] >> ts->k[r];
+        if (rest == 0) continue;
+        const int k = ts->k[r] + static_cast<int>(hwy::Num0BitsBelowLS1Bit_Nonzero64(rest));
+        ts->k[r] = k + 1;
         const std::int64_t g = tb + r;
         const float* o = p.origins + 3 * g;
         const float* dir = p.dirs + 3 * g;
-        const float near = p.near[g], far = p.far[g];
-        int k = ts->k[r];
-        while (k < S) {
-          const float t = near + (0.5f + static_cast<float>(k)) * p.step;
-          if (!(t < far)) {
-            k = S;
-            break;
-          }
-          ++k;
-          float xb[3];
-          for (int i = 0; i < 3; ++i) xb[i] = ((o[i] + t * dir[i]) - p.box_min[i]) / p.box_size[i];
-          bool occ = true;
-          if (p.occupancy) {
-            int c[3];
-            for (int i = 0; i < 3; ++i) {
-              const float f = std::floor(xb[i] * Gf);
-              c[i] = f < 0.0f ? 0 : (f > Gf - 1.0f ? G - 1 : static_cast<int>(f));
-            }
-            occ = p.occupancy[(static_cast<std::int64_t>(c[0]) * G + c[1]) * G + c[2]] != 0;
-          }
-          if (occ) {
-            const int b = m % kB;
-            for (int i = 0; i < 3; ++i) {
-              hs->pos.row(i)[b] = xb[i];
-              hs->dir.row(i)[b] = dir[i];
-            }
-            ts->ray[m] = r;
-            ts->t[m] = t;
-            ++m;
-            break;
-          }
+        const float t = p.near[g] + (0.5f + static_cast<float>(k)) * p.step;
+        const int b = m % kB;
+        for (int i = 0; i < 3; ++i) {
+          hs->pos.row(i)[b] = ((o[i] + t * dir[i]) - p.box_min[i]) / p.box_size[i];
+          hs->dir.row(i)[b] = dir[i];
         }
-        ts->k[r] = k;
-        // A full block is evaluated and composited at once (its rays are all distinct).
-        if (m > 0 && m % kB == 0 && ts->ray[m - 1] == r) {
+        ts->ray[m] = r;
+        ts->t[m] = t;
+        if (++m % kB == 0) {
           head_block(p, *hs, rgb_rows->v);
-          const int b0 = m - kB;
-          for (int v = 0; v < kB; v += kN)
-            hn::Store(hn::Exp(d, hn::Neg(hn::Mul(hn::Load(d, hs->sigma + v), hn::Set(d, p.step)))), d, hs->e + v);
-          for (int b = 0; b < kB; ++b) {
-            const int rr = ts->ray[b0 + b];
-            const float e = hs->e[b], Ti = ts->T[rr], w = Ti * (1.0f - e);
-            for (int c = 0; c < 3; ++c) ts->rgb[rr][c] += w * rgb_rows->row(c)[b];
-            ts->depth[rr] += w * ts->t[b0 + b];
-            ts->T[rr] = Ti * e;
-          }
+          composite_block(p, *hs, *rgb_rows, *ts, m - kB, kB);
         }
       }
       const int rest = m % kB;
@@ -348,23 +422,15 @@ std::int64_t RenderHead(const NerfHeadProblem& p, std::int64_t begin, std::int64
             hs->dir.row(i)[b] = i == 2 ? 1.0f : 0.0f;
           }
         head_block(p, *hs, rgb_rows->v);
-        const int b0 = m - rest;
-        for (int v = 0; v < kB; v += kN)
-          hn::Store(hn::Exp(d, hn::Neg(hn::Mul(hn::Load(d, hs->sigma + v), hn::Set(d, p.step)))), d, hs->e + v);
-        for (int b = 0; b < rest; ++b) {
-          const int rr = ts->ray[b0 + b];
-          const float e = hs->e[b], Ti = ts->T[rr], w = Ti * (1.0f - e);
-          for (int c = 0; c < 3; ++c) ts->rgb[rr][c] += w * rgb_rows->row(c)[b];
-          ts->depth[rr] += w * ts->t[b0 + b];
-          ts->T[rr] = Ti * e;
-        }
+        composite_block(p, *hs, *rgb_rows, *ts, m - rest, rest);
       }
       samples += m;
-      // Rays that took a sample stay live while T ≥ the threshold (and samples remain).
+      // Rays that took a sample stay live while T ≥ the threshold and samples remain.
       int nl = 0;
       for (int j = 0; j < m; ++j) {
         const int r = ts->ray[j];
-        if (ts->k[r] < S && (p.min_transmittance <= 0.0f || ts->T[r] >= p.min_transmittance)) ts->next[nl++] = r;
+        if ((ts->mask[r] >> ts->k[r]) != 0 && (p.min_transmittance <= 0.0f || ts->T[r] >= p.min_transmittance))
+          ts->next[nl++] = r;
       }
       std::memcpy(ts->live, ts->next, sizeof(int) * static_cast<std::size_t>(nl));
       live = nl;

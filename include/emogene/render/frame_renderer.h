@@ -88,12 +88,16 @@ class PlainRenderer : public FrameRenderer {
 // at::parallel_for with tiles taken dynamically. CPU networks only (bad_input otherwise); the
 // layer widths must fit the kernels (kNerfMaxWidth). The frame's set-up (condition, rays, box
 // hits) is the plain path's own code.
+struct NerfRoofline;
+
 class CpuRenderer : public FrameRenderer {
  public:
   CpuRenderer(NerfNetwork net, std::shared_ptr<const OccupancyGrid> grid);
   ~CpuRenderer() override;
   std::string name() const override { return "cpu"; }
   FrameResult render(const FrameRequest& req) override;
+  // measure_nerf_roofline (below) for this renderer's network.
+  NerfRoofline roofline(std::int64_t points) const;
 
   MarchSettings settings;  // from the network's config; tests may change them
 
@@ -103,6 +107,23 @@ class CpuRenderer : public FrameRenderer {
   std::shared_ptr<const OccupancyGrid> grid_;
   std::unique_ptr<Packed> packed_;
 };
+
+// The roofline of the CPU path at a network's shapes (issue 9, `emogene bench nerf`), measured on
+// this machine with the kernel variant in use and the threads in force: the MLPs at their own
+// shapes with their weights and activations in cache (the best of a few runs over `points`
+// samples), and random gathers from a table the size of the head grid's.
+struct NerfRoofline {
+  double head_flops = 0, torso_flops = 0;      // MLP FLOPs per head sample / per torso pixel (2·in·out)
+  double head_gathers = 0, torso_gathers = 0;  // table reads per head sample / per torso pixel
+  double head_mlp_ns = 0, torso_mlp_ns = 0;    // measured MLP time per sample / pixel (all threads)
+  double gather_ns = 0;                        // measured time per random gather (all threads)
+  double gflops() const { return (head_flops + torso_flops) / (head_mlp_ns + torso_mlp_ns); }
+  // The bound on one frame's time: samples·(MLP + gathers) + pixels·(MLP + gathers), seconds.
+  double frame_seconds(double samples, double pixels) const {
+    return 1e-9 * (samples * (head_mlp_ns + head_gathers * gather_ns) + pixels * (torso_mlp_ns + torso_gathers * gather_ns));
+  }
+};
+NerfRoofline measure_nerf_roofline(NerfNetwork net, std::int64_t points = 1 << 16);
 
 // The frame from its head and torso layers (both renderers): rgb = head + (1 − head α)·(torso α·torso
 // + (1 − torso α)·background), clamped to [0, 1]. Inputs [N, 3] / [N] with N = width·height.

@@ -1,0 +1,147 @@
+// `emogene bench nerf`: the NeRF renderers of DESIGN §6 on a trained subject — frames per second of
+// the plain LibTorch path and of the hand-written CPU path, alternated in one process on the same
+// frames, their ratio, samples per frame, ns per sample, the two paths' largest pixel difference,
+// and the distance of the CPU path to a roofline measured in the same run (MLP FLOPs at the
+// network's shapes, random hash-table gathers).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+
+#include "cli/commands.h"
+#include "emogene/core/error.h"
+#include "emogene/core/fileio.h"
+#include "emogene/core/interrupt.h"
+#include "emogene/core/runtime.h"
+#include "emogene/render/frame_renderer.h"
+#include "emogene/render/nerf_kernels.h"
+#include "emogene/render/subject_model.h"
+
+namespace emogene::cli {
+
+namespace {
+
+struct BenchNerfOptions {
+  std::string subject;
+  int size = 256;
+  int frames = 4;
+  int repeats = 5;
+  std::string variant;
+  bool no_plain = false;
+};
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// Seconds to render every request once; the last frame's sample count into `samples`.
+double time_frames(render::FrameRenderer& r, const std::vector<render::FrameRequest>& reqs, std::int64_t& samples) {
+  const auto t0 = std::chrono::steady_clock::now();
+  samples = 0;
+  for (const auto& q : reqs) {
+    throw_if_interrupted("bench nerf");
+    samples += r.render(q).samples;
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void bench_nerf(const BenchNerfOptions& o) {
+  check_input(o.repeats >= 1, "--repeats", "must be at least 1");
+  check_input(o.frames >= 1, "--frames", "must be at least 1");
+  const std::string path = o.subject.empty() ? resource_dir("data") + "/models/subject.ckpt" : o.subject;
+  if (!o.variant.empty()) render::set_nerf_kernels(o.variant);
+  const render::SubjectModel model(path);
+  const render::SubjectInfo& info = model.info();
+  const int height = static_cast<int>(std::lround(static_cast<double>(o.size) * info.height / info.width));
+  const BlasInfo blas = live_blas();
+  std::printf("bench nerf: %s at %dx%d, %d frames x %d alternated runs, %d threads, kernels %s, BLAS %s\n", path.c_str(),
+              o.size, height, o.frames, o.repeats, threads(), render::nerf_kernels().name, blas.name.c_str());
+  std::printf("cpu: %s\n", cpu_features().c_str());
+  std::fflush(stdout);
+
+  // Frames spread over the test split (all frames if the subject has none), their own landmarks.
+  torch::Tensor pick = (info.split == 2).nonzero().reshape({-1});
+  if (pick.numel() == 0) pick = torch::arange(info.frames());
+  const std::int64_t W = model.network()->cfg.condition.window;
+  std::vector<render::FrameRequest> reqs;
+  for (int i = 0; i < o.frames; ++i) {
+    const std::int64_t f = pick[(i * pick.numel()) / o.frames].item<std::int64_t>();
+    const std::int64_t a = std::clamp<std::int64_t>(f - W / 2, 0, std::max<std::int64_t>(0, info.frames() - W));
+    reqs.push_back(model.request(info.landmarks.narrow(0, a, std::min(W, info.frames())), info.poses[f], -1, o.size, height));
+  }
+  auto cpu = model.renderer("cpu");
+  std::unique_ptr<render::FrameRenderer> plain = o.no_plain ? nullptr : model.renderer("plain");
+
+  // Equality on these frames, and a warm-up of both.
+  double maxdiff = 0;
+  std::int64_t frame_samples = 0;
+  for (const auto& q : reqs) {
+    const render::FrameResult b = cpu->render(q);
+    frame_samples += b.samples;
+    if (plain) maxdiff = std::max(maxdiff, (plain->render(q).rgb - b.rgb).abs().max().item<double>());
+  }
+  const double samples = static_cast<double>(frame_samples) / static_cast<double>(reqs.size());
+
+  std::vector<double> tp, tc, ratio;
+  std::int64_t s = 0;
+  for (int rep = 0; rep < o.repeats; ++rep) {
+    // Alternate which path goes first, so drift in the machine's load falls on both.
+    double a = 0, b = 0;
+    if (plain && rep % 2 == 0) a = time_frames(*plain, reqs, s);
+    b = time_frames(*cpu, reqs, s);
+    if (plain && rep % 2 == 1) a = time_frames(*plain, reqs, s);
+    tc.push_back(b / static_cast<double>(reqs.size()));
+    if (plain) {
+      tp.push_back(a / static_cast<double>(reqs.size()));
+      ratio.push_back(a / b);
+    }
+    std::fprintf(stderr, "\rrun %d/%d", rep + 1, o.repeats);
+  }
+  std::fprintf(stderr, "\r          \r");
+  const double cpu_s = median(tc);
+  std::printf("samples per frame: %.0f (head-field evaluations)\n", samples);
+  if (plain) {
+    const double plain_s = median(tp);
+    std::printf("plain: %.3f fps (%.1f ms/frame, %.0f ns/sample)\n", 1 / plain_s, 1e3 * plain_s, 1e9 * plain_s / samples);
+  }
+  std::printf("cpu:   %.3f fps (%.1f ms/frame, %.0f ns/sample)\n", 1 / cpu_s, 1e3 * cpu_s, 1e9 * cpu_s / samples);
+  if (plain) {
+    std::printf("max abs pixel difference cpu vs plain: %.2e\n", maxdiff);
+    std::printf("speedup: %.1f\n", median(ratio));
+  }
+  const render::NerfRoofline r = render::measure_nerf_roofline(model.network());
+  const double pixels = static_cast<double>(o.size) * height;
+  const double bound = r.frame_seconds(samples, pixels);
+  std::printf("roofline: %.1f ms/frame = %.0f samples x (%.0f MLP FLOPs at %.1f GFLOP/s + %.0f gathers at %.2f ns) + "
+              "%.0f pixels x (%.0f FLOPs + %.0f gathers)\n",
+              1e3 * bound, samples, r.head_flops, r.head_flops / r.head_mlp_ns, r.head_gathers, r.gather_ns, pixels,
+              r.torso_flops, r.torso_gathers);
+  std::printf("cpu path at %.2fx the roofline\n", cpu_s / bound);
+}
+
+}  // namespace
+
+void add_bench_nerf(CLI::App& bench, RunFn& run) {
+  auto opt = std::make_shared<BenchNerfOptions>();
+  CLI::App* sub = bench.add_subcommand(
+      "nerf",
+      "NeRF rendering: the plain LibTorch path against the hand-written CPU path on the same frames of a trained "
+      "subject (same samples, occupancy grid and threshold), alternating; prints frames per second of both, "
+      "'speedup: N' (the median of the paired ratios), samples per frame, ns per sample, the largest pixel "
+      "difference, and the CPU path's distance to a roofline measured in the same run (MLP FLOP rate at the "
+      "network's shapes and random hash-table gather rate)");
+  sub->add_option("--subject", opt->subject, "Subject checkpoint (default: the bundled data/models/subject.ckpt)");
+  sub->add_option("--size", opt->size, "Frame width in pixels (height keeps the subject's aspect)")
+      ->check(CLI::Range(32, 4096))
+      ->capture_default_str();
+  sub->add_option("--frames", opt->frames, "Distinct frames per run (spread over the test split)")->capture_default_str();
+  sub->add_option("--repeats", opt->repeats, "Alternated runs of each path (medians are reported)")->capture_default_str();
+  sub->add_option("--variant", opt->variant, "CPU kernel variant (AVX3, AVX2, SSE4, SCALAR; default: the best this CPU runs)");
+  sub->add_flag("--no-plain", opt->no_plain, "Time the CPU path alone");
+  sub->callback([opt, &run] { run = [opt] { bench_nerf(*opt); }; });
+}
+
+}  // namespace emogene::cli
