@@ -108,6 +108,12 @@ void bench_nerf(const BenchNerfOptions& o) {
     std::printf("plain: %.3f fps (%.1f ms/frame, %.0f ns/sample)\n", 1 / plain_s, 1e3 * plain_s, 1e9 * plain_s / samples);
   }
   std::printf("cpu:   %.3f fps (%.1f ms/frame, %.0f ns/sample)\n", 1 / cpu_s, 1e3 * cpu_s, 1e9 * cpu_s / samples);
+  if (const auto* cr = dynamic_cast<const render::CpuRenderer*>(cpu.get()); cr && cr->phases().frames > 0) {
+    const auto& ph = cr->phases();
+    const double n = 1e-3 * static_cast<double>(ph.frames);
+    std::printf("cpu phases (ms/frame): set-up %.1f (condition, rays, box hits), head %.1f, torso %.1f, compose %.1f\n",
+                ph.setup / n, ph.head / n, ph.torso / n, ph.compose / n);
+  }
   if (plain) {
     std::printf("max abs pixel difference cpu vs plain: %.2e\n", maxdiff);
     std::printf("speedup: %.1f\n", median(ratio));

@@ -16,7 +16,7 @@ namespace emogene::render {
 namespace {
 
 constexpr const char* kWhere = "cpu renderer";
-constexpr std::int64_t kHeadTile = 1024;   // rays per task
+constexpr std::int64_t kHeadTile = 2048;   // rays per task
 constexpr std::int64_t kTorsoTile = 2048;  // pixels per task
 
 // Runs f(begin, end) over [0, n) in tiles, each thread taking the next tile when it is free.
@@ -48,6 +48,9 @@ struct CpuRenderer::Packed {
     int fold_col = 0;          // layer 0 columns from here on are folded into its bias
   };
   Net ambient, sigma, color, deform, torso_net;
+  std::vector<std::uint32_t> occupancy;  // the grid's bits, 32 cells a word
+  const void* occupancy_of = nullptr;     // the bits tensor they were packed from, and its version
+  std::uint32_t occupancy_version = 0;
   torch::Tensor table, ambient_table, torso_table;
 
   static Net pack(const Mlp& m, int cols, int fold_col) {
@@ -129,10 +132,35 @@ CpuRenderer::CpuRenderer(NerfNetwork net, std::shared_ptr<const OccupancyGrid> g
 
 CpuRenderer::~CpuRenderer() = default;
 
+void CpuRenderer::pack_occupancy() {
+  Packed& P = *packed_;
+  const torch::Tensor& bits = grid_->bits();
+  const std::uint32_t version = static_cast<std::uint32_t>(bits._version());
+  if (P.occupancy_of == bits.data_ptr() && P.occupancy_version == version && !P.occupancy.empty()) return;
+  const torch::Tensor b = bits.to(torch::kCPU, torch::kBool).contiguous();
+  const bool* src = b.data_ptr<bool>();
+  const std::int64_t n = b.numel();
+  P.occupancy.assign(static_cast<std::size_t>((n + 31) / 32), 0u);
+  for (std::int64_t i = 0; i < n; ++i)
+    if (src[i]) P.occupancy[static_cast<std::size_t>(i / 32)] |= 1u << (i % 32);
+  P.occupancy_of = bits.data_ptr();
+  P.occupancy_version = version;
+}
+
+namespace {
+double seconds_since(std::chrono::steady_clock::time_point& t) {
+  const auto now = std::chrono::steady_clock::now();
+  const double s = std::chrono::duration<double>(now - t).count();
+  t = now;
+  return s;
+}
+}  // namespace
+
 FrameResult CpuRenderer::render(const FrameRequest& req) {
   c10::InferenceMode guard;
+  auto clock = std::chrono::steady_clock::now();
   NerfNetworkImpl& net = *net_;
-  const FrameSetup s = setup_frame(net, req, torch::kCPU);
+  const FrameSetup s = setup_frame(net, req, torch::kCPU, &camera_);
   const std::int64_t N = s.uv.size(0);
   const NerfKernels& K = nerf_kernels();
   Packed& P = *packed_;
@@ -141,11 +169,7 @@ FrameResult CpuRenderer::render(const FrameRequest& req) {
   // Head: fold the condition (ambient layer 0) and the latent (colour layer 0) into biases.
   Packed::fold(P.ambient, s.cond);
   Packed::fold(P.color, s.head_latent);
-  const BoxHits hits = intersect_box(s.rays, settings.box_min, settings.box_max);
-  const torch::Tensor hit = hits.hit.to(torch::kByte).contiguous(), near = hits.near.contiguous(),
-                      far = hits.far.contiguous();
-  torch::Tensor occ;
-  if (grid_) occ = grid_->bits().to(torch::kCPU, torch::kByte).contiguous();
+  if (grid_) pack_occupancy();
   NerfHeadProblem hp;
   hp.grid = net.head->grid->layout;
   hp.ambient_grid = net.head->ambient_grid->layout;
@@ -169,23 +193,23 @@ FrameResult CpuRenderer::render(const FrameRequest& req) {
   hp.step = static_cast<float>(settings.step_size());
   hp.min_transmittance = static_cast<float>(settings.min_transmittance);
   if (grid_) {
-    hp.occupancy = occ.data_ptr<std::uint8_t>();
+    hp.occupancy = P.occupancy.data();
     hp.occupancy_resolution = static_cast<int>(grid_->resolution());
   }
   hp.rays = N;
   const torch::Tensor origins = s.rays.origins.contiguous(), dirs = s.rays.dirs.contiguous();
   hp.origins = origins.data_ptr<float>();
   hp.dirs = dirs.data_ptr<float>();
-  hp.near = near.data_ptr<float>();
-  hp.far = far.data_ptr<float>();
-  hp.hit = hit.data_ptr<std::uint8_t>();
+  for (int i = 0; i < 3; ++i) hp.box_max[i] = static_cast<float>(settings.box_max[static_cast<std::size_t>(i)]);
   const auto fopt = torch::TensorOptions().dtype(torch::kFloat);
   torch::Tensor head_rgb = torch::empty({N, 3}, fopt), head_a = torch::empty({N}, fopt), depth = torch::empty({N}, fopt);
   hp.rgb = head_rgb.data_ptr<float>();
   hp.alpha = head_a.data_ptr<float>();
   hp.depth = depth.data_ptr<float>();
   std::atomic<std::int64_t> samples{0};
+  phases_.setup += seconds_since(clock);
   dynamic_tiles(N, kHeadTile, [&](std::int64_t b, std::int64_t e) { samples += K.render_head(hp, b, e); });
+  phases_.head += seconds_since(clock);
 
   torch::Tensor torso_rgb = torch::zeros({N, 3}, fopt), torso_a = torch::zeros({N}, fopt);
   if (net.torso) {
@@ -201,15 +225,22 @@ FrameResult CpuRenderer::render(const FrameRequest& req) {
     tp.net = Packed::view(P.torso_net);
     tp.width = req.width;
     tp.height = req.height;
-    tp.points = N;
+    const torch::Tensor px = torso_pixels(head_a, settings.min_transmittance).to(torch::kInt).contiguous();
+    tp.points = px.numel();
+    tp.pixels = px.data_ptr<std::int32_t>();
     const torch::Tensor uv = s.uv.contiguous();
     tp.uv = uv.data_ptr<float>();
     tp.rgb = torso_rgb.data_ptr<float>();
     tp.alpha = torso_a.data_ptr<float>();
-    dynamic_tiles(N, kTorsoTile, [&](std::int64_t b, std::int64_t e) { K.render_torso(tp, b, e); });
+    if (tp.points > 0)
+      dynamic_tiles(tp.points, kTorsoTile, [&](std::int64_t b, std::int64_t e) { K.render_torso(tp, b, e); });
   }
-  return compose_frame(head_rgb, head_a, depth, torso_rgb, torso_a, req.background, req.width, req.height,
-                       samples.load());
+  phases_.torso += seconds_since(clock);
+  FrameResult out = compose_frame(head_rgb, head_a, depth, torso_rgb, torso_a, req.background, req.width, req.height,
+                                  samples.load());
+  phases_.compose += seconds_since(clock);
+  ++phases_.frames;
+  return out;
 }
 
 }  // namespace emogene::render

@@ -20,7 +20,7 @@ torch::Device device_of(NerfNetworkImpl& net) {
 
 }  // namespace
 
-FrameSetup setup_frame(NerfNetworkImpl& net, const FrameRequest& req, const torch::Device& device) {
+FrameSetup setup_frame(NerfNetworkImpl& net, const FrameRequest& req, const torch::Device& device, CameraCache* cache) {
   const std::int64_t W = net.cfg.condition.window;
   check_input(req.width > 0 && req.height > 0, kWhere, "the frame size must be positive");
   check_input(req.landmarks.defined() && (req.landmarks.dim() == 2 || req.landmarks.dim() == 3) &&
@@ -48,8 +48,19 @@ FrameSetup setup_frame(NerfNetworkImpl& net, const FrameRequest& req, const torc
   const Intrinsics& k = req.intrinsics;
   const torch::Tensor pose = req.pose.to(opts);
   if (net.torso) s.anchors = net.torso_anchors(pose, k.fx, k.fy, k.cx, k.cy, req.width, req.height);
-  s.uv = pixel_centres(req.width, req.height, opts);
-  s.rays = head_rays(s.uv, k, pose);
+  CameraCache local;
+  CameraCache& cam = cache ? *cache : local;
+  if (!cam.uv.defined() || cam.width != req.width || cam.height != req.height || cam.device != device || cam.k.fx != k.fx ||
+      cam.k.fy != k.fy || cam.k.cx != k.cx || cam.k.cy != k.cy) {
+    cam.width = req.width;
+    cam.height = req.height;
+    cam.k = k;
+    cam.device = device;
+    cam.uv = pixel_centres(req.width, req.height, opts);
+    cam.dirs = camera_directions(cam.uv, k);
+  }
+  s.uv = cam.uv;
+  s.rays = head_rays_from_directions(cam.dirs, pose);
   return s;
 }
 
@@ -70,6 +81,11 @@ TorsoSamples render_torso(NerfNetworkImpl& net, const torch::Tensor& uv, const t
   return net.torso->forward(p, anchors, latent);
 }
 
+torch::Tensor torso_pixels(const torch::Tensor& head_alpha, double min_transmittance) {
+  if (min_transmittance <= 0) return torch::arange(head_alpha.size(0), head_alpha.options().dtype(torch::kLong));
+  return ((1 - head_alpha) >= min_transmittance).nonzero().reshape({-1});
+}
+
 PlainRenderer::PlainRenderer(NerfNetwork net, std::shared_ptr<const OccupancyGrid> grid)
     : settings(MarchSettings::from_config(net->cfg)), net_(std::move(net)), grid_(std::move(grid)) {
   net_->eval();
@@ -78,7 +94,7 @@ PlainRenderer::PlainRenderer(NerfNetwork net, std::shared_ptr<const OccupancyGri
 FrameResult PlainRenderer::render(const FrameRequest& req) {
   c10::InferenceMode guard;
   const torch::Device device = device_of(*net_);
-  const FrameSetup s = setup_frame(*net_, req, device);
+  const FrameSetup s = setup_frame(*net_, req, device, &camera_);
   const std::int64_t N = s.uv.size(0);
   const FieldFn field = head_field_fn(*net_, s.cond, s.head_latent);
   std::vector<torch::Tensor> rgb, alpha, depth, trgb, talpha;
@@ -91,9 +107,16 @@ FrameResult PlainRenderer::render(const FrameRequest& req) {
     rgb.push_back(c.rgb);
     alpha.push_back(c.alpha);
     depth.push_back(c.depth);
-    const TorsoSamples t = render_torso(*net_, s.uv.narrow(0, b, n), s.anchors, s.torso_latent, req.width, req.height);
-    trgb.push_back(t.rgb);
-    talpha.push_back(t.alpha);
+    torch::Tensor tr = torch::zeros({n, 3}, s.uv.options()), ta = torch::zeros({n}, s.uv.options());
+    const torch::Tensor px = torso_pixels(c.alpha, settings.min_transmittance);
+    if (net_->torso && px.numel() > 0) {
+      const TorsoSamples t =
+          render_torso(*net_, s.uv.narrow(0, b, n).index_select(0, px), s.anchors, s.torso_latent, req.width, req.height);
+      tr.index_copy_(0, px, t.rgb);
+      ta.index_copy_(0, px, t.alpha);
+    }
+    trgb.push_back(tr);
+    talpha.push_back(ta);
   }
   return compose_frame(torch::cat(rgb), torch::cat(alpha), torch::cat(depth), torch::cat(trgb), torch::cat(talpha),
                        req.background, req.width, req.height, samples);

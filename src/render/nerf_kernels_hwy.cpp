@@ -38,7 +38,7 @@ using VU = hn::Vec<DU>;
 constexpr int kN = static_cast<int>(HWY_LANES(float));  // lanes (x86: fixed per target)
 constexpr int kB = 2 * kN;                              // samples per block: two vectors
 constexpr int kRows = 160;                              // rows of a block buffer (≥ 87 for the head)
-constexpr int kTile = 512;                              // rays marched together
+constexpr int kTile = 2048;                             // rays marched together
 
 // A block buffer: rows × kB floats, aligned for Load/Store.
 struct alignas(64) Rows {
@@ -314,6 +314,7 @@ struct TileState {
   float T[kTile], rgb[kTile][3], depth[kTile];
   int k[kTile];
   std::uint64_t mask[kTile];  // bit k: sample k is inside the box and in an occupied cell
+  float near[kTile], far[kTile];
   int live[kTile], next[kTile];
   // the round's samples
   int ray[kTile];
@@ -323,23 +324,21 @@ struct TileState {
 // The samples of ray g that the march evaluates when nothing terminates it: bit k set when
 // t_k = near + (k + ½)·δ < far and x = o + t_k·d falls in an occupied cell, computed kN steps at a
 // time in the plain path's float operations (IEEE add, mul, div and floor are exact per lane).
-HWY_INLINE std::uint64_t sample_mask(const NerfHeadProblem& p, std::int64_t g) {
+HWY_INLINE std::uint64_t sample_mask(const NerfHeadProblem& p, std::int64_t g, float near_t, float far_t) {
   const DF df;
   const DI di;
+  const DU du;
   const float* o = p.origins + 3 * g;
   const float* dir = p.dirs + 3 * g;
-  const VF near = hn::Set(df, p.near[g]), far = hn::Set(df, p.far[g]), step = hn::Set(df, p.step);
+  const VF near = hn::Set(df, near_t), far = hn::Set(df, far_t), step = hn::Set(df, p.step);
   const VF half = hn::Set(df, 0.5f), zero = hn::Zero(df);
   const int G = p.occupancy_resolution;
   const VF Gf = hn::Set(df, static_cast<float>(G)), Gm1 = hn::Set(df, static_cast<float>(G - 1));
   std::uint64_t mask = 0;
-  HWY_ALIGN std::int32_t cell[kN];
-  HWY_ALIGN std::int32_t in[kN];
   for (int k0 = 0; k0 < p.samples_per_ray; k0 += kN) {
     const VF t = hn::Add(near, hn::Mul(hn::Add(half, hn::Iota(df, static_cast<float>(k0))), step));
-    const auto inside = hn::Lt(t, far);
-    if (hn::AllFalse(df, inside)) break;  // t grows with k
-    hn::Store(hn::VecFromMask(di, hn::RebindMask(di, inside)), di, in);
+    auto take = hn::And(hn::Lt(t, far), hn::RebindMask(df, hn::Lt(hn::Iota(di, k0), hn::Set(di, p.samples_per_ray))));
+    if (hn::AllFalse(df, take)) break;  // t grows with k
     if (p.occupancy) {
       VI c[3];
       for (int i = 0; i < 3; ++i) {
@@ -348,13 +347,36 @@ HWY_INLINE std::uint64_t sample_mask(const NerfHeadProblem& p, std::int64_t g) {
         c[i] = hn::ConvertTo(di, hn::Min(hn::Max(hn::Floor(hn::Mul(xb, Gf)), zero), Gm1));
       }
       const VI Gi = hn::Set(di, G);
-      hn::Store(hn::Add(hn::Mul(hn::Add(hn::Mul(c[0], Gi), c[1]), Gi), c[2]), di, cell);
+      const VI cell = hn::Add(hn::Mul(hn::Add(hn::Mul(c[0], Gi), c[1]), Gi), c[2]);
+      const VI word = hn::GatherIndex(di, reinterpret_cast<const std::int32_t*>(p.occupancy), hn::ShiftRight<5>(cell));
+      const VI bit = hn::And(hn::BitCast(di, hn::Shr(hn::BitCast(du, word), hn::BitCast(du, hn::And(cell, hn::Set(di, 31))))),
+                             hn::Set(di, 1));
+      take = hn::And(take, hn::RebindMask(df, hn::Eq(bit, hn::Set(di, 1))));
     }
-    const int n = std::min(kN, p.samples_per_ray - k0);
-    for (int j = 0; j < n; ++j)
-      if (in[j] && (!p.occupancy || p.occupancy[cell[j]])) mask |= std::uint64_t{1} << (k0 + j);
+    std::uint8_t bits[8] = {};
+    hn::StoreMaskBits(df, take, bits);
+    std::uint64_t m = 0;
+    std::memcpy(&m, bits, (kN + 7) / 8);
+    mask |= m << k0;
   }
   return mask;
+}
+
+// volume.cpp's intersect_box for one ray: slabs with near-zero components nudged to 1e-12, near
+// clamped at 0; false when the ray misses the box.
+HWY_INLINE bool box_hit(const NerfHeadProblem& p, std::int64_t g, float& near_t, float& far_t) {
+  const float* o = p.origins + 3 * g;
+  const float* d = p.dirs + 3 * g;
+  float tmin = -HUGE_VALF, tmax = HUGE_VALF;
+  for (int i = 0; i < 3; ++i) {
+    const float dd = std::fabs(d[i]) < 1e-12f ? 1e-12f : d[i];
+    const float t1 = (p.box_min[i] - o[i]) / dd, t2 = (p.box_max[i] - o[i]) / dd;
+    tmin = std::max(tmin, std::min(t1, t2));
+    tmax = std::min(tmax, std::max(t1, t2));
+  }
+  near_t = std::max(tmin, 0.0f);
+  far_t = tmax;
+  return far_t > near_t;
 }
 
 HWY_INLINE void composite_block(const NerfHeadProblem& p, HeadScratch& hs, const Rows& rgb_rows, TileState& ts, int b0,
@@ -384,8 +406,8 @@ std::int64_t RenderHead(const NerfHeadProblem& p, std::int64_t begin, std::int64
       ts->rgb[r][0] = ts->rgb[r][1] = ts->rgb[r][2] = 0.0f;
       ts->depth[r] = 0.0f;
       ts->k[r] = 0;
-      if (!p.hit[tb + r]) continue;
-      ts->mask[r] = sample_mask(p, tb + r);
+      if (!box_hit(p, tb + r, ts->near[r], ts->far[r])) continue;
+      ts->mask[r] = sample_mask(p, tb + r, ts->near[r], ts->far[r]);
       if (ts->mask[r]) ts->live[live++] = r;
     }
     while (live > 0) {
@@ -401,7 +423,7 @@ std::int64_t RenderHead(const NerfHeadProblem& p, std::int64_t begin, std::int64
         const std::int64_t g = tb + r;
         const float* o = p.origins + 3 * g;
         const float* dir = p.dirs + 3 * g;
-        const float t = p.near[g] + (0.5f + static_cast<float>(k)) * p.step;
+        const float t = ts->near[r] + (0.5f + static_cast<float>(k)) * p.step;
         const int b = m % kB;
         for (int i = 0; i < 3; ++i) {
           hs->pos.row(i)[b] = ((o[i] + t * dir[i]) - p.box_min[i]) / p.box_size[i];
@@ -459,8 +481,11 @@ void RenderTorso(const NerfTorsoProblem& p, std::int64_t begin, std::int64_t end
   const VF one = hn::Set(d, 1.0f), neg1 = hn::Set(d, -1.0f), half = hn::Set(d, 0.5f);
   for (std::int64_t b0 = begin; b0 < end; b0 += kB) {
     const int n = static_cast<int>(std::min<std::int64_t>(kB, end - b0));
+    std::int64_t px[kB];
     for (int b = 0; b < kB; ++b) {
-      const std::int64_t g = b0 + std::min(b, n - 1);
+      const std::int64_t j = b0 + std::min(b, n - 1);
+      const std::int64_t g = p.pixels ? p.pixels[j] : j;
+      px[b] = g;
       pt->row(0)[b] = p.uv[2 * g] * sx - 1.0f;
       pt->row(1)[b] = p.uv[2 * g + 1] * sy - 1.0f;
     }
@@ -493,7 +518,7 @@ void RenderTorso(const NerfTorsoProblem& p, std::int64_t begin, std::int64_t end
       for (int v = 0; v < kB; v += kN)
         hn::Store(hn::Sub(hn::Mul(sigmoid(d, hn::Load(d, out->row(c) + v)), scale), shift), d, out->row(c) + v);
     for (int b = 0; b < n; ++b) {
-      const std::int64_t g = b0 + b;
+      const std::int64_t g = px[b];
       p.alpha[g] = out->row(0)[b];
       for (int c = 0; c < 3; ++c) p.rgb[3 * g + c] = out->row(1 + c)[b];
     }

@@ -52,13 +52,16 @@ torch::Tensor pixel_centres(std::int64_t width, std::int64_t height, const torch
 }
 
 Rays head_rays(const torch::Tensor& uv, const Intrinsics& k, const torch::Tensor& pose) {
+  return head_rays_from_directions(camera_directions(uv, k), pose);
+}
+
+Rays head_rays_from_directions(const torch::Tensor& dc, const torch::Tensor& pose) {
   check_pose(pose);
-  const torch::Tensor P = pose.to(uv.options());
+  const torch::Tensor P = pose.to(dc.options());
   const torch::Tensor R = P.narrow(0, 0, 3).narrow(1, 0, 3), t = P.narrow(0, 0, 3).select(1, 3);
-  const torch::Tensor dc = camera_directions(uv, k);
   // Row vectors: (Rᵀ d)ᵀ = dᵀ R; the camera centre 0 maps to −Rᵀ t.
   const torch::Tensor d = torch::matmul(dc, R);
-  const torch::Tensor o = -torch::matmul(t.unsqueeze(0), R).expand({uv.size(0), 3});
+  const torch::Tensor o = -torch::matmul(t.unsqueeze(0), R).expand({dc.size(0), 3});
   return {o.contiguous(), (d / d.norm(2, 1, true)).contiguous()};
 }
 

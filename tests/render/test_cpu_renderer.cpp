@@ -55,6 +55,10 @@ NerfNetwork random_network(const NerfConfig& cfg, std::uint64_t seed) {
   net->head->grid->table.uniform_(-1, 1);
   net->head->ambient_grid->table.uniform_(-1, 1);
   if (net->torso) net->torso->grid->table.uniform_(-1, 1);
+  // Steeper colour and torso MLPs, so colours vary across the frame instead of sitting at ½.
+  for (auto& l : net->head->color_net->linears) l->weight.mul_(4);
+  if (net->torso)
+    for (auto& l : net->torso->net->linears) l->weight.mul_(3);
   return net;
 }
 
@@ -65,6 +69,10 @@ struct Diff {
 
 Diff compare(FrameRenderer& plain, FrameRenderer& cpu, const FrameRequest& req) {
   const FrameResult a = plain.render(req), b = cpu.render(req);
+  // Not a vacuous comparison: the head covers part of the frame and its colours vary.
+  const torch::Tensor head = a.head_alpha > 0.5;
+  EXPECT_GT(head.to(torch::kFloat).mean().item<double>(), 0.05);
+  EXPECT_GT(a.rgb.index({head}).std().item<double>(), 0.02);
   auto m = [](const torch::Tensor& x, const torch::Tensor& y) { return (x - y).abs().max().item<double>(); };
   return {m(a.rgb, b.rgb), m(a.alpha, b.alpha), m(a.head_alpha, b.head_alpha), m(a.torso_alpha, b.torso_alpha),
           m(a.depth, b.depth), a.samples, b.samples};

@@ -4,7 +4,10 @@
 //
 // A frame is: head over torso over the static background (RAD-NeRF's composition),
 //   rgb = head_rgb + (1 − head_alpha)·(torso_alpha·torso_rgb + (1 − torso_alpha)·background),
-// with head_rgb premultiplied (volume.h).
+// with head_rgb premultiplied (volume.h). The torso is evaluated only at pixels whose head
+// transmittance 1 − head_alpha is at least the march's min_transmittance (the termination rule of
+// volume.h carried on to the layer behind the head: elsewhere the torso's weight in the pixel is
+// below the threshold); torso_alpha is 0 at the others.
 #pragma once
 
 #include <torch/torch.h>
@@ -47,15 +50,28 @@ struct FrameSetup {
   torch::Tensor uv;            // [H·W, 2] pixel centres
   Rays rays;                   // [H·W] in canonical head space
 };
+// The pixel centres and camera directions of the last frame size and intrinsics a renderer drew
+// (they are the same for every frame of a video).
+struct CameraCache {
+  std::int64_t width = 0, height = 0;
+  Intrinsics k;
+  torch::Device device = torch::kCPU;
+  torch::Tensor uv, dirs;  // [H·W, 2], [H·W, 3]
+};
+
 // Checks the request against the network (bad_input naming the problem) and prepares it on
-// `device`.
-FrameSetup setup_frame(NerfNetworkImpl& net, const FrameRequest& req, const torch::Device& device);
+// `device`; `cache` (may be null) keeps the camera directions between calls.
+FrameSetup setup_frame(NerfNetworkImpl& net, const FrameRequest& req, const torch::Device& device,
+                       CameraCache* cache = nullptr);
 
 // The head field bound to one frame's condition and latent, as the marcher's FieldFn.
 FieldFn head_field_fn(NerfNetworkImpl& net, const torch::Tensor& cond, const torch::Tensor& latent);
 
 // The torso over image points uv [N, 2] (pixels of width × height): rgb [N, 3], alpha [N] (zeros
 // without a torso).
+// The pixels (indices into head_alpha [N]) where the torso shows through the head: 1 − α ≥
+// min_transmittance (every pixel when it is 0).
+torch::Tensor torso_pixels(const torch::Tensor& head_alpha, double min_transmittance);
 TorsoSamples render_torso(NerfNetworkImpl& net, const torch::Tensor& uv, const torch::Tensor& anchors,
                           const torch::Tensor& latent, std::int64_t width, std::int64_t height);
 
@@ -79,6 +95,7 @@ class PlainRenderer : public FrameRenderer {
   std::int64_t chunk_rays = 65536;  // rays per march (memory bound)
 
  private:
+  CameraCache camera_;
   NerfNetwork net_;
   std::shared_ptr<const OccupancyGrid> grid_;
 };
@@ -101,7 +118,17 @@ class CpuRenderer : public FrameRenderer {
 
   MarchSettings settings;  // from the network's config; tests may change them
 
+  // Wall time of each phase summed over the frames rendered (bench nerf prints the split).
+  struct Phases {
+    double setup = 0, head = 0, torso = 0, compose = 0;
+    std::int64_t frames = 0;
+  };
+  const Phases& phases() const { return phases_; }
+
  private:
+  void pack_occupancy();  // the grid's bits for the kernels (again only when they changed)
+  CameraCache camera_;
+  Phases phases_;
   struct Packed;
   NerfNetwork net_;
   std::shared_ptr<const OccupancyGrid> grid_;

@@ -58,21 +58,20 @@ struct NerfHeadProblem {
   PackedMlp sigma;    // in: [e_x, e_a]; out: [σ_raw, geo]
   PackedMlp color;    // in: [SH(d), geo] (latent folded into layer 0's bias); out: 3, sigmoid
 
-  // March (volume.h): box, samples, step, threshold; occupancy bits [G³] (i, j, k row-major) or null.
-  float box_min[3] = {0, 0, 0}, box_size[3] = {1, 1, 1};
+  // March (volume.h): box, samples, step, threshold; the occupancy grid's cells (i, j, k row-major)
+  // as bits, cell c at bit c % 32 of word c / 32 (G³ / 32 words, L2-resident), or null.
+  float box_min[3] = {0, 0, 0}, box_max[3] = {1, 1, 1}, box_size[3] = {1, 1, 1};
   int samples_per_ray = 16;
   float step = 0;
   float min_transmittance = 1e-4f;
-  const std::uint8_t* occupancy = nullptr;
+  const std::uint32_t* occupancy = nullptr;
   int occupancy_resolution = 0;
 
-  // Rays (head space) and their box hits, as volume.h's intersect_box gives them: [R, 3], [R].
+  // Rays in head space [R, 3]; the kernels meet them with the box as volume.h's intersect_box
+  // does, in the same float operations.
   std::int64_t rays = 0;
   const float* origins = nullptr;
   const float* dirs = nullptr;
-  const float* near = nullptr;
-  const float* far = nullptr;
-  const std::uint8_t* hit = nullptr;
 
   // Outputs [R, 3], [R], [R]: premultiplied rgb, 1 − T, Σ w·t.
   float* rgb = nullptr;
@@ -88,10 +87,11 @@ struct NerfTorsoProblem {
   PackedMlp deform;  // in: freq(p) (anchors and latent folded); out: 2
   PackedMlp net;     // in: [grid((q+1)/2), freq(p)] (anchors and latent folded); out: [α, rgb]
   std::int64_t width = 0, height = 0;
-  std::int64_t points = 0;
-  const float* uv = nullptr;  // [N, 2] pixel positions
-  float* rgb = nullptr;       // [N, 3]
-  float* alpha = nullptr;     // [N]
+  std::int64_t points = 0;          // pixels to evaluate
+  const std::int32_t* pixels = nullptr;  // [points] their indices into uv / rgb / alpha (null: 0..points−1)
+  const float* uv = nullptr;  // [pixels, 2] pixel positions
+  float* rgb = nullptr;       // [pixels, 3]
+  float* alpha = nullptr;     // [pixels]
 };
 
 struct NerfKernels {
@@ -100,7 +100,7 @@ struct NerfKernels {
   // Rays [begin, end) of the problem (disjoint ranges may run in parallel); returns the number of
   // head-field evaluations.
   std::int64_t (*render_head)(const NerfHeadProblem& p, std::int64_t begin, std::int64_t end);
-  // Points [begin, end).
+  // Points [begin, end) of the pixel list.
   void (*render_torso)(const NerfTorsoProblem& p, std::int64_t begin, std::int64_t end);
   // One packed MLP over n samples in the kernels' block layout (benchmarks: FLOP rate at the
   // network's shapes): in [n][in] row-major → out [n][out] (no final activation).

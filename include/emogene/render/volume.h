@@ -50,6 +50,9 @@ torch::Tensor camera_directions(const torch::Tensor& uv, const Intrinsics& k);
 torch::Tensor pixel_centres(std::int64_t width, std::int64_t height, const torch::TensorOptions& opts);
 // Camera rays through uv [R, 2] carried into canonical head space by pose [4, 4] (head → camera).
 Rays head_rays(const torch::Tensor& uv, const Intrinsics& k, const torch::Tensor& pose);
+// The same from the camera-space directions [R, 3] of camera_directions (which depend only on the
+// image points and intrinsics, so renderers may keep them from frame to frame).
+Rays head_rays_from_directions(const torch::Tensor& camera_dirs, const torch::Tensor& pose);
 // Head space → camera space of points [N, 3] (P·x) and back (P⁻¹·x): for tests and previews.
 torch::Tensor head_to_camera(const torch::Tensor& x, const torch::Tensor& pose);
 torch::Tensor camera_to_head(const torch::Tensor& x, const torch::Tensor& pose);
