@@ -34,7 +34,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct Args {
-  std::string pred, ref, sync, clf, split = "test", renderer = "plain", write;
+  std::string pred, ref, sync, clf, split = "test", renderer = "auto", write;
   std::vector<std::string> audio;
   std::int64_t stride = 1, max_frames = 0;
   bool control = false;
@@ -381,7 +381,7 @@ void setup_eval(CLI::App& app, RunFn& run) {
   sub->add_option("--temperature", a->temperature, "Latent temperature (0 = the prior's mean)")->capture_default_str();
   sub->add_option("--stride", a->stride, "nerf: render every N-th frame of the split")->check(CLI::PositiveNumber)->capture_default_str();
   sub->add_option("--max-frames", a->max_frames, "nerf: at most this many frames (0 = all)")->capture_default_str();
-  sub->add_option("--renderer", a->renderer, "nerf: which renderer draws the frames (plain)")->capture_default_str();
+  sub->add_option("--renderer", a->renderer, "nerf: which renderer draws the frames: auto (cpu on a CPU device), cpu, plain")->capture_default_str();
   sub->add_option("--write", a->write, "nerf: a folder to write truth | render PNGs into");
   sub->add_flag("--control", a->control, "nerf: read the renders with dlib and correlate lip gap and eye openness with the driving landmarks");
   sub->add_option("--drive", a->drive, "nerf: drive the split's poses with another split's landmarks (e.g. val)");

@@ -16,6 +16,7 @@
 
 int main(int argc, char** argv) {
   using namespace emogene;
+  select_blas_core(argc, argv);  // may re-execute this program once with OpenBLAS's fast kernels
   CLI::App app{"emogene: turns speech audio into an emotional talking-head video", "emogene"};
   app.require_subcommand(0, 1);
   app.set_help_all_flag("--help-all", "Print help for every subcommand");

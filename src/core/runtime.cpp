@@ -19,6 +19,34 @@ int hardware_threads() {
   return static_cast<int>(std::max<long>(1, n));
 }
 
+std::string blas_core() {
+  using CoreFn = char* (*)();
+  if (auto fn = reinterpret_cast<CoreFn>(::dlsym(RTLD_DEFAULT, "openblas_get_corename"))) {
+    const char* c = fn();
+    return c ? c : "";
+  }
+  return "";
+}
+
+void select_blas_core(int argc, char** argv) {
+  (void)argc;
+  if (std::getenv("OPENBLAS_CORETYPE") || std::getenv("EMOGENE_KEEP_BLAS_CORE")) return;
+  const std::string core = blas_core();
+  // OpenBLAS's generic x86-64 fallbacks.
+  if (core != "Prescott" && core != "Core2" && core != "Penryn" && core != "Nehalem" && core != "Sandybridge") return;
+  const char* want = nullptr;
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512dq"))
+    want = "SkylakeX";
+  else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    want = "Haswell";
+  if (!want) return;
+  ::setenv("OPENBLAS_CORETYPE", want, 1);
+  ::execv("/proc/self/exe", argv);  // returns only on failure: carry on with the slow kernels
+  ::unsetenv("OPENBLAS_CORETYPE");
+}
+
 int set_threads(int n) {
   if (n <= 0) n = hardware_threads();
   at::set_num_threads(n);  // also sets OpenMP's count in an OpenMP build of LibTorch

@@ -139,6 +139,7 @@ int main(int argc, char** argv) {
     if (std::strncmp(argv[i], "--threads=", 10) == 0) threads = std::atoi(argv[i] + 10);
     else rest.push_back(argv[i]);
   }
+  emogene::select_blas_core(argc, argv);
   threads = emogene::set_threads(threads);
   int rc = static_cast<int>(rest.size());
   benchmark::Initialize(&rc, rest.data());

@@ -25,7 +25,7 @@ struct ModelOptions {
   int layer = -2;         // -2 = the checkpoint's; else HF hidden_states[K] (-1 = last)
   std::string normalize = "auto";  // auto | on | off
   std::string device = "cpu";      // cpu | cuda | auto
-  std::string renderer = "plain";  // plain (later cpu)
+  std::string renderer = "auto";  // auto (cpu on a CPU device), cpu, plain
 };
 
 // Every model loaded once (batch renders many files with one Models).

@@ -61,7 +61,7 @@ using NerfFrameHook = std::function<void(const Image& rendered, const float* lan
 
 struct NerfEvalOptions {
   std::string split = "test";
-  std::string renderer = "plain";
+  std::string renderer = "auto";
   std::int64_t stride = 1, max_frames = 0;
   std::string write_dir;    // writes truth | render PNGs there
   // Drive the split's poses with the landmarks of another split (its frames in take order, repeated

@@ -65,8 +65,8 @@ class SubjectModel {
   std::shared_ptr<const OccupancyGrid> grid() const { return grid_; }
   torch::Device device() const { return device_; }
 
-  // A renderer of the given kind ("plain"; "cpu" with issue 9) over this model.
-  std::unique_ptr<FrameRenderer> renderer(const std::string& kind = "plain") const;
+  // A renderer of the given kind ("auto", "cpu" or "plain"; frame_renderer.h) over this model.
+  std::unique_ptr<FrameRenderer> renderer(const std::string& kind = "auto") const;
 
   // A request for one frame: landmarks [W, 68, 3] or [68, 3], pose [4, 4], at width × height
   // (0 = the trained size). bad_input when the size is not the trained aspect ratio (within one
