@@ -2,14 +2,37 @@
 #include "emogene/render/hash_grid_kernels.h"
 
 #include <atomic>
+#include <string>
 
+#include "core/torch_pch.h"  // at::parallel_for
 #include "emogene/core/error.h"
+#include "emogene/render/nerf_kernels.h"
 
 namespace emogene::render {
 namespace {
 
-// Best first. SIMD variants (issue 9) go before the scalar one, each answering supported().
-std::vector<const HashGridKernels*> compiled_variants() { return {&hash_grid_kernels_scalar()}; }
+bool simd_supported() {
+  const auto v = nerf_kernel_variants();
+  return !v.empty() && std::string(v.front()->name) != "SCALAR" && std::string(v.front()->name) != "EMU128";
+}
+
+void simd_forward(const HashGridProblem& p) {
+  const HashGridLayout& g = p.layout;
+  if (p.precision != HashGridPrecision::F32 || g.output_dims() > kNerfMaxEncoding || (g.dims != 2 && g.dims != 3))
+    return hash_grid_kernels_scalar().forward(p);
+  const NerfKernels& K = nerf_kernels();
+  const float* x = static_cast<const float*>(p.x);
+  float* out = static_cast<float*>(p.out);
+  const std::int64_t D = g.dims, O = g.output_dims();
+  at::parallel_for(0, p.n, 2048, [&](std::int64_t b, std::int64_t e) {
+    K.hash_forward(g, static_cast<const float*>(p.table), x + b * D, out + b * O, e - b);
+  });
+}
+
+void simd_backward(const HashGridProblem& p) { hash_grid_kernels_scalar().backward(p); }
+
+// Best first, each answering supported().
+std::vector<const HashGridKernels*> compiled_variants() { return {&hash_grid_kernels_simd(), &hash_grid_kernels_scalar()}; }
 
 std::atomic<const HashGridKernels*>& chosen() {
   static std::atomic<const HashGridKernels*> k{nullptr};
@@ -17,6 +40,11 @@ std::atomic<const HashGridKernels*>& chosen() {
 }
 
 }  // namespace
+
+const HashGridKernels& hash_grid_kernels_simd() {
+  static const HashGridKernels k{"simd", &simd_supported, &simd_forward, &simd_backward};
+  return k;
+}
 
 std::vector<const HashGridKernels*> hash_grid_kernel_variants() {
   std::vector<const HashGridKernels*> out;

@@ -553,12 +553,26 @@ float Gather(const float* table, const std::uint32_t* idx, std::int64_t n) {
   return s;
 }
 
+void HashForward(const HashGridLayout& g, const float* table, const float* x, float* out, std::int64_t n) {
+  auto in = std::make_unique<Rows>(), enc = std::make_unique<Rows>();
+  const int D = g.dims, O = g.output_dims();
+  for (std::int64_t b0 = 0; b0 < n; b0 += kB) {
+    const int cnt = static_cast<int>(std::min<std::int64_t>(kB, n - b0));
+    for (int b = 0; b < kB; ++b)
+      for (int i = 0; i < D; ++i) in->row(i)[b] = x[(b0 + std::min(b, cnt - 1)) * D + i];
+    if (D == 3) encode_any<3>(g, table, in->v, enc->v);
+    else encode_any<2>(g, table, in->v, enc->v);
+    for (int b = 0; b < cnt; ++b)
+      for (int j = 0; j < O; ++j) out[(b0 + b) * O + j] = enc->row(j)[b];
+  }
+}
+
 bool Supported() { return (hwy::SupportedTargets() & HWY_TARGET) != 0; }
 
 }  // namespace
 
 const NerfKernels* Table() {
-  static const NerfKernels k{hwy::TargetName(HWY_TARGET), &Supported, &RenderHead, &RenderTorso, &Mlp, &Gather};
+  static const NerfKernels k{hwy::TargetName(HWY_TARGET), &Supported, &RenderHead, &RenderTorso, &Mlp, &Gather, &HashForward};
   return &k;
 }
 

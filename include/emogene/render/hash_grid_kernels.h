@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "emogene/render/hash_grid.h"
+#include "emogene/render/hash_grid_layout.h"
 
 namespace emogene::render {
 
@@ -49,6 +49,10 @@ struct HashGridKernels {
 
 // The plain C++ variant: always supported, the baseline of the SIMD ones.
 const HashGridKernels& hash_grid_kernels_scalar();
+// "simd": the forward of f32 tables through the NeRF renderer's block encoder (nerf_kernels.h,
+// the SIMD target nerf_kernels() picks), the scalar variant's backward; other precisions fall
+// back to the scalar variant. Supported when a SIMD target (not the portable one) runs here.
+const HashGridKernels& hash_grid_kernels_simd();
 
 // Every variant compiled in and supported by this CPU, best first.
 std::vector<const HashGridKernels*> hash_grid_kernel_variants();

@@ -2,8 +2,8 @@
 // head (march + fused hash encoding + MLPs + compositing) and torso (fused encodings + MLPs), over
 // plain buffers (no LibTorch types), behind one dispatch point like hash_grid_kernels.h.
 //
-// Variants are the SIMD targets Highway compiles the one source for (AVX-512 "avx3", "avx2",
-// "sse4", and the portable "emu128"), picked at run time by what the CPU supports. They compute
+// Variants are the SIMD targets Highway compiles the one source for (AVX-512 "AVX3", "AVX2",
+// "SSE4", and the portable "SCALAR" or "EMU128"), picked at run time by what the CPU supports. They compute
 // exactly what the plain LibTorch path (frame_renderer.h, volume.h) computes — the same samples
 // (positions in the same float operations, no contraction), the same occupancy test and the same
 // termination rule — so their pixels agree to rounding (tests/render/test_cpu_renderer.cpp).
@@ -95,7 +95,7 @@ struct NerfTorsoProblem {
 };
 
 struct NerfKernels {
-  const char* name;                 // "avx3", "avx2", "sse4", "emu128"
+  const char* name;                 // Highway's target name: "AVX3", "AVX2", "SSE4", "SCALAR"
   bool (*supported)();
   // Rays [begin, end) of the problem (disjoint ranges may run in parallel); returns the number of
   // head-field evaluations.
@@ -108,7 +108,13 @@ struct NerfKernels {
   // The hash-table gather rate (benchmarks): sums n random rows' first feature of `table`
   // ([rows] f32) at the given indices, lane-parallel.
   float (*gather)(const float* table, const std::uint32_t* idx, std::int64_t n);
+  // The hash-grid encoding (hash_grid.h) of n points x [n, dims] with an f32 table into out
+  // [n, levels·F], the same block code the renderer runs; training's forward pass uses it
+  // (hash_grid_kernels.h, variant "simd"). Needs levels·F ≤ kNerfMaxEncoding.
+  void (*hash_forward)(const HashGridLayout& g, const float* table, const float* x, float* out, std::int64_t n);
 };
+
+constexpr int kNerfMaxEncoding = 160;  // widest encoding hash_forward takes
 
 // Every variant compiled in and supported by this CPU, best first.
 std::vector<const NerfKernels*> nerf_kernel_variants();
