@@ -302,9 +302,10 @@ void setup_bench(CLI::App& app, RunFn& run) {
   CLI::App* bench = app.add_subcommand("bench", "Performance figures of DESIGN §6 (one target per subcommand)");
   add_bench_features(*bench, run);
   add_bench_nerf(*bench, run);
+  add_bench_render(*bench, run);
   bench->callback([bench, &run] {
     if (bench->get_subcommands().empty())
-      run = [] { throw bad_input("bench", "needs a target: emogene bench features|nerf (see emogene bench --help)"); };
+      run = [] { throw bad_input("bench", "needs a target: emogene bench features|nerf|render (see emogene bench --help)"); };
   });
 }
 

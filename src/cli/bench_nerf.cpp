@@ -14,6 +14,8 @@
 #include "emogene/core/interrupt.h"
 #include "emogene/core/runtime.h"
 #include "emogene/render/frame_renderer.h"
+#include "emogene/render/hash_grid_kernels.h"
+#include "emogene/render/nerf.h"
 #include "emogene/render/nerf_kernels.h"
 #include "emogene/render/subject_model.h"
 
@@ -28,7 +30,15 @@ struct BenchNerfOptions {
   int repeats = 5;
   std::string variant;
   bool no_plain = false;
+  bool stock = false;
 };
+
+// The hash-grid encodings of the network: the CPU kernels (Auto) or stock LibTorch ops (Reference).
+void set_grid_backend(render::NerfNetworkImpl& net, render::HashGridBackend b) {
+  net.head->grid->backend = b;
+  net.head->ambient_grid->backend = b;
+  if (net.torso) net.torso->grid->backend = b;
+}
 
 double median(std::vector<double> v) {
   if (v.empty()) return 0;
@@ -85,18 +95,30 @@ void bench_nerf(const BenchNerfOptions& o) {
   }
   const double samples = static_cast<double>(frame_samples) / static_cast<double>(reqs.size());
 
-  std::vector<double> tp, tc, ratio;
+  std::vector<double> tp, tc, ts, ratio, ratio_stock;
   std::int64_t s = 0;
+  render::NerfNetworkImpl& net = *model.network();
   for (int rep = 0; rep < o.repeats; ++rep) {
-    // Alternate which path goes first, so drift in the machine's load falls on both.
-    double a = 0, b = 0;
+    // Alternate which path goes first, so drift in the machine's load falls on all.
+    double a = 0, b = 0, c = 0;
+    auto stock = [&] {
+      set_grid_backend(net, render::HashGridBackend::Reference);
+      c = time_frames(*plain, reqs, s);
+      set_grid_backend(net, render::HashGridBackend::Auto);
+    };
     if (plain && rep % 2 == 0) a = time_frames(*plain, reqs, s);
+    if (plain && o.stock && rep % 2 == 1) stock();
     b = time_frames(*cpu, reqs, s);
+    if (plain && o.stock && rep % 2 == 0) stock();
     if (plain && rep % 2 == 1) a = time_frames(*plain, reqs, s);
     tc.push_back(b / static_cast<double>(reqs.size()));
     if (plain) {
       tp.push_back(a / static_cast<double>(reqs.size()));
       ratio.push_back(a / b);
+    }
+    if (plain && o.stock) {
+      ts.push_back(c / static_cast<double>(reqs.size()));
+      ratio_stock.push_back(c / b);
     }
     std::fprintf(stderr, "\rrun %d/%d", rep + 1, o.repeats);
   }
@@ -105,7 +127,13 @@ void bench_nerf(const BenchNerfOptions& o) {
   std::printf("samples per frame: %.0f (head-field evaluations)\n", samples);
   if (plain) {
     const double plain_s = median(tp);
-    std::printf("plain: %.3f fps (%.1f ms/frame, %.0f ns/sample)\n", 1 / plain_s, 1e3 * plain_s, 1e9 * plain_s / samples);
+    std::printf("plain: %.3f fps (%.1f ms/frame, %.0f ns/sample; LibTorch ops, hash grid by the '%s' kernel)\n",
+                1 / plain_s, 1e3 * plain_s, 1e9 * plain_s / samples, render::hash_grid_kernels().name);
+  }
+  if (!ts.empty()) {
+    const double stock_s = median(ts);
+    std::printf("stock: %.3f fps (%.1f ms/frame, %.0f ns/sample; every op LibTorch's, hash grid included)\n", 1 / stock_s,
+                1e3 * stock_s, 1e9 * stock_s / samples);
   }
   std::printf("cpu:   %.3f fps (%.1f ms/frame, %.0f ns/sample)\n", 1 / cpu_s, 1e3 * cpu_s, 1e9 * cpu_s / samples);
   if (const auto* cr = dynamic_cast<const render::CpuRenderer*>(cpu.get()); cr && cr->phases().frames > 0) {
@@ -117,6 +145,7 @@ void bench_nerf(const BenchNerfOptions& o) {
   if (plain) {
     std::printf("max abs pixel difference cpu vs plain: %.2e\n", maxdiff);
     std::printf("speedup: %.1f\n", median(ratio));
+    if (!ratio_stock.empty()) std::printf("speedup over stock: %.1f\n", median(ratio_stock));
   }
   const render::NerfRoofline r = render::measure_nerf_roofline(model.network());
   const double pixels = static_cast<double>(o.size) * height;
@@ -147,6 +176,9 @@ void add_bench_nerf(CLI::App& bench, RunFn& run) {
   sub->add_option("--repeats", opt->repeats, "Alternated runs of each path (medians are reported)")->capture_default_str();
   sub->add_option("--variant", opt->variant, "CPU kernel variant (AVX3, AVX2, SSE4, SCALAR; default: the best this CPU runs)");
   sub->add_flag("--no-plain", opt->no_plain, "Time the CPU path alone");
+  sub->add_flag("--stock", opt->stock,
+                "Also time the plain path with the hash grid in stock LibTorch ops (hash_grid_reference) instead of "
+                "the CPU hash-grid kernel, and print 'speedup over stock: N'");
   sub->callback([opt, &run] { run = [opt] { bench_nerf(*opt); }; });
 }
 

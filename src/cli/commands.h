@@ -14,7 +14,8 @@ void setup_info(CLI::App& app, RunFn& run);
 void setup_synth(CLI::App& app, RunFn& run);
 void setup_features(CLI::App& app, RunFn& run);
 void setup_bench(CLI::App& app, RunFn& run);  // `bench features`, `bench nerf`
-void add_bench_nerf(CLI::App& bench, RunFn& run);  // bench_nerf.cpp
+void add_bench_nerf(CLI::App& bench, RunFn& run);    // bench_nerf.cpp
+void add_bench_render(CLI::App& bench, RunFn& run);  // bench_render.cpp
 void setup_train(CLI::App& app, RunFn& run);
 void setup_prepare(CLI::App& app, RunFn& run);
 void setup_render(CLI::App& app, RunFn& run);   // `render`: audio to an MP4

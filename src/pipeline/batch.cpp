@@ -95,6 +95,17 @@ std::vector<std::vector<std::string>> parse_csv(const std::string& text, const s
 
 namespace {
 
+// A run killed during an encode leaves its AtomicOutput temporary (".NAME.tmpPID.N", core/fileio.h)
+// beside the output; the rerun that renders NAME again removes it (each output is rendered by one
+// job and one shard only, so no live writer owns it).
+void remove_stale_temporaries(const std::string& out) {
+  const fs::path p(out);
+  const std::string prefix = "." + p.filename().string() + ".tmp";
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(p.parent_path().empty() ? fs::path(".") : p.parent_path(), ec))
+    if (e.path().filename().string().rfind(prefix, 0) == 0) fs::remove(e.path(), ec);
+}
+
 std::string relative_to(const std::string& path, const std::string& dir) {
   std::error_code ec;
   const fs::path rel = fs::relative(fs::weakly_canonical(path, ec), fs::weakly_canonical(dir, ec), ec);
@@ -180,6 +191,7 @@ BatchReport run_batch(const Models& models, const BatchOptions& opt) {
       } else {
         try {
           fs::create_directories(fs::path(it.out).parent_path());
+          remove_stale_temporaries(it.out);
           RenderJob job = opt.defaults;
           job.audio = it.path;
           job.out = it.out;

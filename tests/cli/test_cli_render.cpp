@@ -7,6 +7,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <csignal>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include "emogene/audio/audio.h"
@@ -225,6 +228,60 @@ TEST(CliBatch, FolderWithACorruptFileRerunAndShards) {
   r = run_cli(kBin, "batch --audio-dir " + in + " -o " + dir + "/x --shard 3/3 " + small(w));
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(emogene::test::count_lines(r.err), 1) << r.err;
+}
+
+// Killed (SIGKILL) while an MP4 is being encoded, then rerun: the folder only ever holds whole MP4s,
+// the rerun finishes the rest and clears the killed run's temporary.
+TEST(CliBatch, KilledDuringAnEncodeThenRerun) {
+  const World& w = world();
+  const std::string dir = emogene::test::temp_dir(), in = dir + "/in", out = dir + "/out";
+  fs::create_directories(in);
+  for (const char* n : {"a", "b", "c", "d"}) fs::copy_file(w.speech, in + "/" + n + ".wav");
+  fs::create_directories(out);
+  const std::string cmd = std::string(kBin) + " --threads 2 -q batch --audio-dir " + in + " -o " + out + " --emotion happy " +
+                          small(w) + ">/dev/null 2>&1";
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  // Wait for a temporary MP4 to appear (an encode under way), then kill.
+  bool seen = false;
+  for (int i = 0; i < 6000 && !seen; ++i) {
+    for (const auto& e : fs::directory_iterator(out))
+      if (e.path().filename().string().find(".mp4.tmp") != std::string::npos) seen = true;
+    if (!seen) ::usleep(10000);
+  }
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(seen) << "no encode seen in 60 s";
+  auto whole = [&](int expect_at_least) {
+    int n = 0;
+    for (const auto& e : fs::directory_iterator(out)) {
+      if (e.path().extension() != ".mp4") continue;
+      const emogene::video::MediaInfo m = emogene::video::probe_media(e.path().string());
+      EXPECT_NEAR(m.duration, w.seconds, 0.1) << e.path();
+      std::string codecs;
+      for (const auto& st : m.streams) codecs += st.codec + " ";
+      EXPECT_NE(codecs.find("h264"), std::string::npos) << e.path();
+      EXPECT_NE(codecs.find("aac"), std::string::npos) << e.path();
+      ++n;
+    }
+    EXPECT_GE(n, expect_at_least);
+    return n;
+  };
+  const int before = whole(0);
+  EXPECT_LT(before, 4);
+  const auto r = run_cli(kBin, "--threads 2 -q batch --audio-dir " + in + " -o " + out + " --emotion happy " + small(w));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(whole(4), 4);
+  for (const auto& e : fs::directory_iterator(out))
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+  const nlohmann::json rep = nlohmann::json::parse(emogene::test::read_text(out + "/report.json"));
+  EXPECT_EQ(rep["skipped"].get<int>(), before);
+  EXPECT_EQ(rep["done"].get<int>(), 4 - before);
 }
 
 TEST(CliTrainNerf, BadDatasetsAreOneLine) {
