@@ -174,7 +174,7 @@ void add_bench_nerf(CLI::App& bench, RunFn& run) {
       ->capture_default_str();
   sub->add_option("--frames", opt->frames, "Distinct frames per run (spread over the test split)")->capture_default_str();
   sub->add_option("--repeats", opt->repeats, "Alternated runs of each path (medians are reported)")->capture_default_str();
-  sub->add_option("--variant", opt->variant, "CPU kernel variant (AVX3, AVX2, SSE4, SCALAR; default: the best this CPU runs)");
+  sub->add_option("--variant", opt->variant, "CPU kernel variant (AVX3, AVX2, SSE4, SCALAR, AVX3_FP16; default: the best exact one this CPU runs)");
   sub->add_flag("--no-plain", opt->no_plain, "Time the CPU path alone");
   sub->add_flag("--stock", opt->stock,
                 "Also time the plain path with the hash grid in stock LibTorch ops (hash_grid_reference) instead of "

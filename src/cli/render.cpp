@@ -41,7 +41,7 @@ void add_job_options(CLI::App* sub, RenderArgs& a) {
       ->check(CLI::IsMember({"auto", "off"}))
       ->capture_default_str();
   sub->add_option("--device", a.models.device, "cpu, cuda or auto")->check(CLI::IsMember({"cpu", "cuda", "auto"}))->capture_default_str();
-  sub->add_option("--renderer", a.models.renderer, "NeRF renderer: auto (cpu on a CPU device, plain on CUDA), cpu (the hand-written SIMD path), plain (stock LibTorch ops)")->capture_default_str();
+  sub->add_option("--renderer", a.models.renderer, "NeRF renderer: auto (cpu on a CPU device, plain on CUDA), cpu (the hand-written SIMD path), cpu-fp16 (the same with half-precision MLPs on AVX512-FP16 CPUs: faster, PSNR ~73 dB against cpu), plain (stock LibTorch ops)")->capture_default_str();
   sub->add_option("--encoder-threads", a.job.encoder_threads, "x264's own thread count (outside --threads)")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();

@@ -2,6 +2,8 @@
 // each frame's constants into biases, and runs the kernels over tiles taken dynamically by the
 // threads of at::parallel_for (a head's rays are far from uniform in cost, so a static split of the
 // image would leave one core idle).
+#include <c10/util/Half.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -39,6 +41,7 @@ torch::Tensor f32(const torch::Tensor& t) { return t.detach().to(torch::kCPU, to
 struct CpuRenderer::Packed {
   struct Layer {
     std::vector<float> w;
+    std::vector<std::uint16_t> w16;  // the same as IEEE halves
     std::vector<float> bias;  // [out_pad], the frame's folded bias (layer 0 of some MLPs)
     int in = 0, out = 0, out_pad = 0;
   };
@@ -67,6 +70,8 @@ struct CpuRenderer::Packed {
       L.in = in;
       L.out = out;
       L.out_pad = pack_layer_weights(W.data_ptr<float>(), out, in_total, 0, in, L.w);
+      L.w16.resize(L.w.size());
+      for (std::size_t i = 0; i < L.w.size(); ++i) L.w16[i] = c10::Half(L.w[i]).x;
       if (l == 0) {
         n.first_full = W;
         L.bias.assign(static_cast<std::size_t>(L.out_pad), 0.0f);
@@ -94,15 +99,20 @@ struct CpuRenderer::Packed {
     m.layers = static_cast<int>(n.layers.size());
     for (int l = 0; l < m.layers; ++l) {
       const Layer& L = n.layers[static_cast<std::size_t>(l)];
-      m.layer[l] = {L.w.data(), L.bias.empty() ? nullptr : L.bias.data(), L.in, L.out, L.out_pad};
+      m.layer[l] = {L.w.data(), L.bias.empty() ? nullptr : L.bias.data(), L.in, L.out, L.out_pad, L.w16.data()};
     }
     return m;
   }
 };
 
-CpuRenderer::CpuRenderer(NerfNetwork net, std::shared_ptr<const OccupancyGrid> grid)
+CpuRenderer::CpuRenderer(NerfNetwork net, std::shared_ptr<const OccupancyGrid> grid, const std::string& kernels)
     : settings(MarchSettings::from_config(net->cfg)), net_(std::move(net)), grid_(std::move(grid)),
       packed_(std::make_unique<Packed>()) {
+  if (!kernels.empty()) {
+    for (const NerfKernels* k : nerf_kernel_variants())
+      if (kernels == k->name) kernels_ = k;
+    check_input(kernels_ != nullptr, kWhere, "the kernel variant " + kernels + " does not run on this CPU");
+  }
   for (const auto& p : net_->parameters())
     check_input(p.device().is_cpu(), kWhere, "the cpu renderer needs the network on the CPU (use --renderer plain on CUDA)");
   net_->eval();
@@ -131,6 +141,8 @@ CpuRenderer::CpuRenderer(NerfNetwork net, std::shared_ptr<const OccupancyGrid> g
 }
 
 CpuRenderer::~CpuRenderer() = default;
+
+std::string CpuRenderer::name() const { return kernels_ && !kernels_->exact ? "cpu-fp16" : "cpu"; }
 
 void CpuRenderer::pack_occupancy() {
   Packed& P = *packed_;
@@ -162,7 +174,7 @@ FrameResult CpuRenderer::render(const FrameRequest& req) {
   NerfNetworkImpl& net = *net_;
   const FrameSetup s = setup_frame(net, req, torch::kCPU, &camera_);
   const std::int64_t N = s.uv.size(0);
-  const NerfKernels& K = nerf_kernels();
+  const NerfKernels& K = kernels_ ? *kernels_ : nerf_kernels();
   Packed& P = *packed_;
   const NerfConfig& c = net.cfg;
 
@@ -283,7 +295,7 @@ NerfRoofline measure_nerf_roofline(NerfNetwork net, std::int64_t points) {
 }
 
 NerfRoofline CpuRenderer::roofline(std::int64_t points) const {
-  const NerfKernels& K = nerf_kernels();
+  const NerfKernels& K = kernels_ ? *kernels_ : nerf_kernels();
   const Packed& P = *packed_;
   NerfRoofline f;
   const PackedMlp amb = Packed::view(P.ambient), sig = Packed::view(P.sigma), col = Packed::view(P.color);

@@ -144,11 +144,12 @@ std::unique_ptr<FrameRenderer> make_frame_renderer(const std::string& kind, Nerf
                                                    std::shared_ptr<const OccupancyGrid> grid) {
   if (kind == "plain") return std::make_unique<PlainRenderer>(std::move(net), std::move(grid));
   if (kind == "cpu") return std::make_unique<CpuRenderer>(std::move(net), std::move(grid));
+  if (kind == "cpu-fp16") return std::make_unique<CpuRenderer>(std::move(net), std::move(grid), "AVX3_FP16");
   if (kind == "auto") {
     if (device_of(*net).is_cpu()) return std::make_unique<CpuRenderer>(std::move(net), std::move(grid));
     return std::make_unique<PlainRenderer>(std::move(net), std::move(grid));
   }
-  throw bad_input(kWhere, "unknown renderer '" + kind + "' (known: auto, cpu, plain)");
+  throw bad_input(kWhere, "unknown renderer '" + kind + "' (known: auto, cpu, cpu-fp16, plain)");
 }
 
 }  // namespace emogene::render

@@ -104,13 +104,71 @@ HWY_NOINLINE void dense(const PackedLayer& L, const float* HWY_RESTRICT in, floa
   }
 }
 
+#if HWY_TARGET == HWY_AVX3
+// The half-precision layer (AVX512-FP16, variant "AVX3_FP16"): the block's 32 samples fill one
+// vector of halves, so each FMA does twice the work of an f32 one. Inputs and weights are rounded
+// to f16, products are summed in f16 and the bias is added in f32 (error bounded by its test).
+#define EMOGENE_FP16_ATTR __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx512fp16")))
+template <int kO>
+EMOGENE_FP16_ATTR HWY_INLINE void f16_part(const PackedLayer& L, const _Float16* HWY_RESTRICT x16, float* HWY_RESTRICT out,
+                                           bool relu, int g) {
+  const _Float16* HWY_RESTRICT wa = reinterpret_cast<const _Float16*>(L.w16) + static_cast<std::ptrdiff_t>(g) * L.in * kNerfOutGroup;
+  const _Float16* HWY_RESTRICT wb = wa + static_cast<std::ptrdiff_t>(L.in) * kNerfOutGroup;
+  __m512h acc[kO];
+  for (int o = 0; o < kO; ++o) acc[o] = _mm512_setzero_ph();
+  for (int i = 0; i < L.in; ++i) {
+    const __m512h x = _mm512_load_ph(x16 + i * 32);
+    for (int o = 0; o < 8 && o < kO; ++o) acc[o] = _mm512_fmadd_ph(_mm512_set1_ph(wa[i * kNerfOutGroup + o]), x, acc[o]);
+    if constexpr (kO > 8)
+      for (int o = 0; o < 8; ++o) acc[8 + o] = _mm512_fmadd_ph(_mm512_set1_ph(wb[i * kNerfOutGroup + o]), x, acc[8 + o]);
+  }
+  const __m512 zero = _mm512_setzero_ps();
+  for (int o = 0; o < kO; ++o) {
+    const int r = g * kNerfOutGroup + o;
+    __m512 y0 = _mm512_cvtxph_ps(_mm512_castph512_ph256(acc[o]));
+    __m512 y1 = _mm512_cvtxph_ps(_mm256_castpd_ph(_mm512_extractf64x4_pd(_mm512_castph_pd(acc[o]), 1)));
+    if (L.bias) {
+      const __m512 b = _mm512_set1_ps(L.bias[r]);
+      y0 = _mm512_add_ps(y0, b);
+      y1 = _mm512_add_ps(y1, b);
+    }
+    if (relu) {
+      y0 = _mm512_max_ps(y0, zero);
+      y1 = _mm512_max_ps(y1, zero);
+    }
+    _mm512_store_ps(out + r * 32, y0);
+    _mm512_store_ps(out + r * 32 + 16, y1);
+  }
+}
+
+EMOGENE_FP16_ATTR HWY_NOINLINE void dense_f16(const PackedLayer& L, const float* HWY_RESTRICT in, float* HWY_RESTRICT out,
+                                              bool relu) {
+  alignas(64) _Float16 x16[kRows * 32];
+  for (int i = 0; i < L.in; ++i) {
+    _mm256_store_ph(x16 + i * 32, _mm512_cvtxps_ph(_mm512_load_ps(in + i * 32)));
+    _mm256_store_ph(x16 + i * 32 + 16, _mm512_cvtxps_ph(_mm512_load_ps(in + i * 32 + 16)));
+  }
+  const int groups = L.out_pad / kNerfOutGroup;
+  for (int g = 0; g < groups; g += 2) {
+    if (g + 1 < groups) f16_part<16>(L, x16, out, relu, g);
+    else f16_part<8>(L, x16, out, relu, g);
+  }
+}
+#endif
+
 // The MLP from `in` to `out` through two scratch buffers (hidden layers alternate between them).
+// kHalf: the f16 layers where the target has them and the layer carries f16 weights.
+template <bool kHalf = false>
 HWY_INLINE void mlp(const PackedMlp& m, const float* in, float* out, Rows& s0, Rows& s1) {
   const float* src = in;
   for (int l = 0; l < m.layers; ++l) {
     const bool last = l + 1 == m.layers;
     float* dst = last ? out : (l % 2 ? s1.v : s0.v);
-    dense(m.layer[l], src, dst, !last);
+#if HWY_TARGET == HWY_AVX3
+    if (kHalf && m.layer[l].w16) dense_f16(m.layer[l], src, dst, !last);
+    else
+#endif
+      dense(m.layer[l], src, dst, !last);
     src = dst;
   }
 }
@@ -280,13 +338,14 @@ struct HeadScratch {
 };
 
 // σ and rgb of the block's kB samples (positions and directions in hs.pos / hs.dir).
+template <bool kHalf>
 HWY_INLINE void head_block(const NerfHeadProblem& p, HeadScratch& hs, float* HWY_RESTRICT rgb_rows) {
   const DF d;
   const int ex = p.grid.output_dims();
   const int sh = p.sh_degree * p.sh_degree;
   encode_any<3>(p.grid, p.table, hs.pos.v, hs.sig_in.v);
   // ambient a = tanh(MLP(e_x, cond)) → (a + 1)·½ → the 2D ambient grid → rows after e_x.
-  mlp(p.ambient, hs.sig_in.v, hs.small.v, hs.s0, hs.s1);
+  mlp<kHalf>(p.ambient, hs.sig_in.v, hs.small.v, hs.s0, hs.s1);
   const VF half = hn::Set(d, 0.5f), one = hn::Set(d, 1.0f);
   for (int k = 0; k < p.ambient_dims; ++k)
     for (int v = 0; v < kB; v += kN) {
@@ -295,14 +354,14 @@ HWY_INLINE void head_block(const NerfHeadProblem& p, HeadScratch& hs, float* HWY
     }
   encode_any<2>(p.ambient_grid, p.ambient_table, hs.small.v, hs.sig_in.row(ex));
   // [σ_raw, geo] lands at col_in rows sh−1 .. sh−1+G, so geo sits right after the SH rows.
-  mlp(p.sigma, hs.sig_in.v, hs.col_in.row(sh - 1), hs.s0, hs.s1);
+  mlp<kHalf>(p.sigma, hs.sig_in.v, hs.col_in.row(sh - 1), hs.s0, hs.s1);
   const VF lo = hn::Set(d, -15.0f), hi = hn::Set(d, 15.0f);
   for (int v = 0; v < kB; v += kN) {
     const VF raw = hn::Load(d, hs.col_in.row(sh - 1) + v);
     hn::Store(hn::Exp(d, hn::Min(hn::Max(raw, lo), hi)), d, hs.sigma + v);  // trunc_exp
   }
   sh_rows(p.sh_degree, hs.dir.v, hs.col_in.v);
-  mlp(p.color, hs.col_in.v, rgb_rows, hs.s0, hs.s1);
+  mlp<kHalf>(p.color, hs.col_in.v, rgb_rows, hs.s0, hs.s1);
   for (int c = 0; c < 3; ++c)
     for (int v = 0; v < kB; v += kN)
       hn::Store(sigmoid(d, hn::Load(d, rgb_rows + c * kB + v)), d, rgb_rows + c * kB + v);
@@ -393,6 +452,7 @@ HWY_INLINE void composite_block(const NerfHeadProblem& p, HeadScratch& hs, const
   }
 }
 
+template <bool kHalf>
 std::int64_t RenderHead(const NerfHeadProblem& p, std::int64_t begin, std::int64_t end) {
   auto hs = std::make_unique<HeadScratch>();
   auto ts = std::make_unique<TileState>();
@@ -432,7 +492,7 @@ std::int64_t RenderHead(const NerfHeadProblem& p, std::int64_t begin, std::int64
         ts->ray[m] = r;
         ts->t[m] = t;
         if (++m % kB == 0) {
-          head_block(p, *hs, rgb_rows->v);
+          head_block<kHalf>(p, *hs, rgb_rows->v);
           composite_block(p, *hs, *rgb_rows, *ts, m - kB, kB);
         }
       }
@@ -443,7 +503,7 @@ std::int64_t RenderHead(const NerfHeadProblem& p, std::int64_t begin, std::int64
             hs->pos.row(i)[b] = 0.5f;
             hs->dir.row(i)[b] = i == 2 ? 1.0f : 0.0f;
           }
-        head_block(p, *hs, rgb_rows->v);
+        head_block<kHalf>(p, *hs, rgb_rows->v);
         composite_block(p, *hs, *rgb_rows, *ts, m - rest, rest);
       }
       samples += m;
@@ -469,6 +529,7 @@ std::int64_t RenderHead(const NerfHeadProblem& p, std::int64_t begin, std::int64
 
 // ---- the torso ----------------------------------------------------------------------------------
 
+template <bool kHalf>
 void RenderTorso(const NerfTorsoProblem& p, std::int64_t begin, std::int64_t end) {
   const DF d;
   auto in = std::make_unique<Rows>();   // [grid((q+1)/2) | freq(p)]
@@ -505,14 +566,14 @@ void RenderTorso(const NerfTorsoProblem& p, std::int64_t begin, std::int64_t end
         hn::Store(hn::Cos(d, a1), d, base + 3 * kB);
       }
     }
-    mlp(p.deform, fr, out->v, *s0, *s1);
+    mlp<kHalf>(p.deform, fr, out->v, *s0, *s1);
     for (int i = 0; i < 2; ++i)
       for (int v = 0; v < kB; v += kN) {
         const VF q = hn::Min(hn::Max(hn::Add(hn::Load(d, pt->row(i) + v), hn::Load(d, out->row(i) + v)), neg1), one);
         hn::Store(hn::Mul(hn::Add(q, one), half), d, pt->row(2 + i) + v);
       }
     encode_any<2>(p.grid, p.table, pt->row(2), in->v);
-    mlp(p.net, in->v, out->v, *s0, *s1);
+    mlp<kHalf>(p.net, in->v, out->v, *s0, *s1);
     const VF scale = hn::Set(d, 1.002f), shift = hn::Set(d, 0.001f);
     for (int c = 0; c < 4; ++c)
       for (int v = 0; v < kB; v += kN)
@@ -527,6 +588,7 @@ void RenderTorso(const NerfTorsoProblem& p, std::int64_t begin, std::int64_t end
 
 // ---- benchmark helpers --------------------------------------------------------------------------
 
+template <bool kHalf>
 void Mlp(const PackedMlp& m, const float* in, float* out, std::int64_t n) {
   auto a = std::make_unique<Rows>(), o = std::make_unique<Rows>();
   auto s0 = std::make_unique<Rows>(), s1 = std::make_unique<Rows>();
@@ -535,7 +597,7 @@ void Mlp(const PackedMlp& m, const float* in, float* out, std::int64_t n) {
     const int cnt = static_cast<int>(std::min<std::int64_t>(kB, n - b0));
     for (int b = 0; b < kB; ++b)
       for (int i = 0; i < I; ++i) a->row(i)[b] = b < cnt ? in[(b0 + b) * I + i] : 0.0f;
-    mlp(m, a->v, o->v, *s0, *s1);
+    mlp<kHalf>(m, a->v, o->v, *s0, *s1);
     for (int b = 0; b < cnt; ++b)
       for (int j = 0; j < O; ++j) out[(b0 + b) * O + j] = o->row(j)[b];
   }
@@ -572,9 +634,19 @@ bool Supported() { return (hwy::SupportedTargets() & HWY_TARGET) != 0; }
 }  // namespace
 
 const NerfKernels* Table() {
-  static const NerfKernels k{hwy::TargetName(HWY_TARGET), &Supported, &RenderHead, &RenderTorso, &Mlp, &Gather, &HashForward};
+  static const NerfKernels k{hwy::TargetName(HWY_TARGET), true, &Supported, &RenderHead<false>, &RenderTorso<false>,
+                             &Mlp<false>, &Gather, &HashForward};
   return &k;
 }
+
+#if HWY_TARGET == HWY_AVX3
+bool SupportedFp16() { return Supported() && __builtin_cpu_supports("avx512fp16"); }
+const NerfKernels* TableFp16() {
+  static const NerfKernels k{"AVX3_FP16", false, &SupportedFp16, &RenderHead<true>, &RenderTorso<true>, &Mlp<true>,
+                             &Gather, &HashForward};
+  return &k;
+}
+#endif
 
 }  // namespace HWY_NAMESPACE
 }  // namespace emogene::render
@@ -606,6 +678,9 @@ std::vector<const NerfKernels*> compiled() {
 #if HWY_TARGETS & HWY_SCALAR
   v.push_back(N_SCALAR::Table());
 #endif
+#if HWY_TARGETS & HWY_AVX3
+  v.push_back(N_AVX3::TableFp16());  // not exact: only when asked for by name
+#endif
   return v;
 }
 
@@ -631,9 +706,12 @@ std::vector<const NerfKernels*> nerf_kernel_variants() {
 const NerfKernels& nerf_kernels() {
   const NerfKernels* k = chosen().load(std::memory_order_acquire);
   if (!k) {
-    const auto v = nerf_kernel_variants();
-    check_input(!v.empty(), "nerf kernels", "no kernel variant runs on this CPU");
-    k = v.front();
+    for (const NerfKernels* c : nerf_kernel_variants())
+      if (c->exact) {
+        k = c;
+        break;
+      }
+    check_input(k != nullptr, "nerf kernels", "no kernel variant runs on this CPU");
     chosen().store(k, std::memory_order_release);
   }
   return *k;

@@ -106,12 +106,14 @@ class PlainRenderer : public FrameRenderer {
 // layer widths must fit the kernels (kNerfMaxWidth). The frame's set-up (condition, rays, box
 // hits) is the plain path's own code.
 struct NerfRoofline;
+struct NerfKernels;
 
 class CpuRenderer : public FrameRenderer {
  public:
-  CpuRenderer(NerfNetwork net, std::shared_ptr<const OccupancyGrid> grid);
+  // kernels: a variant's name (nerf_kernels.h), or "" for the one nerf_kernels() gives at each frame.
+  CpuRenderer(NerfNetwork net, std::shared_ptr<const OccupancyGrid> grid, const std::string& kernels = "");
   ~CpuRenderer() override;
-  std::string name() const override { return "cpu"; }
+  std::string name() const override;  // "cpu", or "cpu-fp16" for the half-precision variant
   FrameResult render(const FrameRequest& req) override;
   // measure_nerf_roofline (below) for this renderer's network.
   NerfRoofline roofline(std::int64_t points) const;
@@ -127,6 +129,7 @@ class CpuRenderer : public FrameRenderer {
 
  private:
   void pack_occupancy();  // the grid's bits for the kernels (again only when they changed)
+  const NerfKernels* kernels_ = nullptr;
   CameraCache camera_;
   Phases phases_;
   struct Packed;
@@ -159,7 +162,9 @@ FrameResult compose_frame(const torch::Tensor& head_rgb, const torch::Tensor& he
                           const torch::Tensor& background, std::int64_t width, std::int64_t height,
                           std::int64_t samples);
 
-// "plain", "cpu", or "auto" (cpu for a CPU network, plain otherwise): bad_input for an unknown kind.
+// "plain", "cpu", "cpu-fp16" (the CPU path with half-precision MLPs, AVX512-FP16 CPUs: about twice
+// as fast, not the same pixels), or "auto" (cpu for a CPU network, plain otherwise): bad_input for
+// an unknown kind.
 std::unique_ptr<FrameRenderer> make_frame_renderer(const std::string& kind, NerfNetwork net,
                                                    std::shared_ptr<const OccupancyGrid> grid);
 

@@ -3,7 +3,9 @@
 // plain buffers (no LibTorch types), behind one dispatch point like hash_grid_kernels.h.
 //
 // Variants are the SIMD targets Highway compiles the one source for (AVX-512 "AVX3", "AVX2",
-// "SSE4", and the portable "SCALAR" or "EMU128"), picked at run time by what the CPU supports. They compute
+// "SSE4", and the portable "SCALAR" or "EMU128"), picked at run time by what the CPU supports,
+// and "AVX3_FP16": AVX3 with the MLP layers in half precision (AVX512-FP16, twice the FMA rate;
+// not exact, its error is bounded by its test; chosen only by name, `--kernels AVX3_FP16`). They compute
 // exactly what the plain LibTorch path (frame_renderer.h, volume.h) computes — the same samples
 // (positions in the same float operations, no contraction), the same occupancy test and the same
 // termination rule — so their pixels agree to rounding (tests/render/test_cpu_renderer.cpp).
@@ -39,6 +41,7 @@ struct PackedLayer {
   const float* w = nullptr;
   const float* bias = nullptr;
   int in = 0, out = 0, out_pad = 0;
+  const std::uint16_t* w16 = nullptr;  // the same weights as IEEE halves (the FP16 variant), or null
 };
 // ReLU between layers, none after the last (the caller's activation follows).
 struct PackedMlp {
@@ -95,7 +98,8 @@ struct NerfTorsoProblem {
 };
 
 struct NerfKernels {
-  const char* name;                 // Highway's target name: "AVX3", "AVX2", "SSE4", "SCALAR"
+  const char* name;                 // Highway's target name: "AVX3", "AVX2", "SSE4", "SCALAR"; "AVX3_FP16"
+  bool exact;                       // the plain path's pixels to rounding (false: AVX3_FP16's f16 MLPs)
   bool (*supported)();
   // Rays [begin, end) of the problem (disjoint ranges may run in parallel); returns the number of
   // head-field evaluations.
@@ -116,9 +120,9 @@ struct NerfKernels {
 
 constexpr int kNerfMaxEncoding = 160;  // widest encoding hash_forward takes
 
-// Every variant compiled in and supported by this CPU, best first.
+// Every variant compiled in and supported by this CPU, best exact one first; inexact ones last.
 std::vector<const NerfKernels*> nerf_kernel_variants();
-// The variant in use: the best supported one unless set_nerf_kernels chose another.
+// The variant in use: the best exact one unless set_nerf_kernels chose another.
 const NerfKernels& nerf_kernels();
 // Chooses a variant by name (tests, benchmarks); bad_input for an unknown or unsupported name.
 void set_nerf_kernels(const std::string& name);
