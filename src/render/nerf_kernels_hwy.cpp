@@ -115,14 +115,17 @@ EMOGENE_FP16_ATTR HWY_INLINE void f16_part(const PackedLayer& L, const _Float16*
   const _Float16* HWY_RESTRICT wa = reinterpret_cast<const _Float16*>(L.w16) + static_cast<std::ptrdiff_t>(g) * L.in * kNerfOutGroup;
   const _Float16* HWY_RESTRICT wb = wa + static_cast<std::ptrdiff_t>(L.in) * kNerfOutGroup;
   __m512h acc[kO];
+  HWY_UNROLL(16)
   for (int o = 0; o < kO; ++o) acc[o] = _mm512_setzero_ph();
   for (int i = 0; i < L.in; ++i) {
     const __m512h x = _mm512_load_ph(x16 + i * 32);
-    for (int o = 0; o < 8 && o < kO; ++o) acc[o] = _mm512_fmadd_ph(_mm512_set1_ph(wa[i * kNerfOutGroup + o]), x, acc[o]);
-    if constexpr (kO > 8)
-      for (int o = 0; o < 8; ++o) acc[8 + o] = _mm512_fmadd_ph(_mm512_set1_ph(wb[i * kNerfOutGroup + o]), x, acc[8 + o]);
+    const _Float16* HWY_RESTRICT a = wa + i * kNerfOutGroup;
+    const _Float16* HWY_RESTRICT b = wb + i * kNerfOutGroup;
+    HWY_UNROLL(16)
+    for (int o = 0; o < kO; ++o) acc[o] = _mm512_fmadd_ph(_mm512_set1_ph(o < 8 ? a[o] : b[o - 8]), x, acc[o]);
   }
   const __m512 zero = _mm512_setzero_ps();
+  HWY_UNROLL(16)
   for (int o = 0; o < kO; ++o) {
     const int r = g * kNerfOutGroup + o;
     __m512 y0 = _mm512_cvtxph_ps(_mm512_castph512_ph256(acc[o]));
