@@ -5,6 +5,8 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
+#include <c10/util/Half.h>
+
 #include <cstring>
 #include <string>
 #include <vector>
@@ -36,6 +38,7 @@ const std::vector<Shape> kShapes = {
 
 struct PackedNet {
   std::vector<std::vector<float>> w;
+  std::vector<std::vector<std::uint16_t>> w16;
   PackedMlp m;
   double flops = 0;
 };
@@ -44,11 +47,14 @@ PackedNet pack(const Shape& s) {
   PackedNet p;
   p.m.layers = static_cast<int>(s.dims.size()) - 1;
   p.w.resize(static_cast<std::size_t>(p.m.layers));
+  p.w16.resize(static_cast<std::size_t>(p.m.layers));
   for (int l = 0; l < p.m.layers; ++l) {
     const int in = s.dims[static_cast<std::size_t>(l)], out = s.dims[static_cast<std::size_t>(l) + 1];
     const torch::Tensor W = torch::randn({out, in}) / std::sqrt(static_cast<double>(in));
     const int pad = pack_layer_weights(W.data_ptr<float>(), out, in, 0, in, p.w[static_cast<std::size_t>(l)]);
-    p.m.layer[l] = {p.w[static_cast<std::size_t>(l)].data(), nullptr, in, out, pad};
+    auto& h = p.w16[static_cast<std::size_t>(l)];
+    for (float v : p.w[static_cast<std::size_t>(l)]) h.push_back(c10::Half(v).x);
+    p.m.layer[l] = {p.w[static_cast<std::size_t>(l)].data(), nullptr, in, out, pad, h.data()};
     p.flops += 2.0 * in * out;
   }
   return p;
