@@ -39,13 +39,6 @@ void set_grid_backend(render::NerfNetworkImpl& net, render::HashGridBackend b) {
   if (net.torso) net.torso->grid->backend = b;
 }
 
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 // Seconds to render every request once; the last frame's sample count into `samples`.
 double time_frames(render::FrameRenderer& r, const std::vector<render::FrameRequest>& reqs, std::int64_t& samples) {
   const auto t0 = std::chrono::steady_clock::now();

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <vector>
 
 namespace emogene::cli {
 
@@ -16,6 +17,7 @@ void setup_features(CLI::App& app, RunFn& run);
 void setup_bench(CLI::App& app, RunFn& run);  // `bench features`, `bench nerf`
 void add_bench_nerf(CLI::App& bench, RunFn& run);    // bench_nerf.cpp
 void add_bench_render(CLI::App& bench, RunFn& run);  // bench_render.cpp
+double median(std::vector<double> v);                  // of the benchmarks' runs (0 for none)
 void setup_train(CLI::App& app, RunFn& run);
 void setup_prepare(CLI::App& app, RunFn& run);
 void setup_render(CLI::App& app, RunFn& run);   // `render`: audio to an MP4

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <vector>
 
 #include "emogene/core/error.h"
@@ -51,7 +52,8 @@ struct CpuRenderer::Packed {
     int fold_col = 0;          // layer 0 columns from here on are folded into its bias
   };
   Net ambient, sigma, color, deform, torso_net;
-  std::vector<std::uint32_t> occupancy;  // the grid's bits, 32 cells a word
+  std::mutex mutex;  // guards the occupancy cache and the phase times
+  std::shared_ptr<const std::vector<std::uint32_t>> occupancy;  // the grid's bits, 32 cells a word
   const void* occupancy_of = nullptr;     // the bits tensor they were packed from, and its version
   std::uint32_t occupancy_version = 0;
   torch::Tensor table, ambient_table, torso_table;
@@ -81,19 +83,22 @@ struct CpuRenderer::Packed {
     return n;
   }
 
-  // The layer-0 bias W[:, fold_col:] · c for the frame's constant inputs c.
-  static void fold(Net& n, const torch::Tensor& c) {
-    Layer& L = n.layers.front();
-    std::fill(L.bias.begin(), L.bias.end(), 0.0f);
+  // The layer-0 bias W[:, fold_col:] · c for the frame's constant inputs c ([out_pad], the
+  // caller's own: frames may render concurrently, as in batch --jobs).
+  static std::vector<float> fold(const Net& n, const torch::Tensor& c) {
+    const Layer& L = n.layers.front();
+    std::vector<float> bias(static_cast<std::size_t>(L.out_pad), 0.0f);
     const std::int64_t k = n.first_full.size(1) - n.fold_col;
-    if (k == 0) return;
+    if (k == 0) return bias;
     check_input(c.numel() == k, kWhere, "internal: folded input of " + std::to_string(c.numel()) + " values, expected " +
                                             std::to_string(k));
     const torch::Tensor b = torch::matmul(n.first_full.narrow(1, n.fold_col, k), f32(c).reshape({k})).contiguous();
-    std::copy(b.data_ptr<float>(), b.data_ptr<float>() + L.out, L.bias.begin());
+    std::copy(b.data_ptr<float>(), b.data_ptr<float>() + L.out, bias.begin());
+    return bias;
   }
 
-  static PackedMlp view(const Net& n) {
+  // The kernels' view of a net; bias0 (may be null) replaces layer 0's bias.
+  static PackedMlp view(const Net& n, const std::vector<float>* bias0 = nullptr) {
     PackedMlp m;
     check_input(static_cast<int>(n.layers.size()) <= kNerfMaxLayers, kWhere, "too many layers for the kernels");
     m.layers = static_cast<int>(n.layers.size());
@@ -101,6 +106,7 @@ struct CpuRenderer::Packed {
       const Layer& L = n.layers[static_cast<std::size_t>(l)];
       m.layer[l] = {L.w.data(), L.bias.empty() ? nullptr : L.bias.data(), L.in, L.out, L.out_pad, L.w16.data()};
     }
+    if (bias0) m.layer[0].bias = bias0->data();
     return m;
   }
 };
@@ -144,19 +150,22 @@ CpuRenderer::~CpuRenderer() = default;
 
 std::string CpuRenderer::name() const { return kernels_ && !kernels_->exact ? "cpu-fp16" : "cpu"; }
 
-void CpuRenderer::pack_occupancy() {
+std::shared_ptr<const std::vector<std::uint32_t>> CpuRenderer::pack_occupancy() {
   Packed& P = *packed_;
+  std::lock_guard<std::mutex> lock(P.mutex);
   const torch::Tensor& bits = grid_->bits();
   const std::uint32_t version = static_cast<std::uint32_t>(bits._version());
-  if (P.occupancy_of == bits.data_ptr() && P.occupancy_version == version && !P.occupancy.empty()) return;
+  if (P.occupancy && P.occupancy_of == bits.data_ptr() && P.occupancy_version == version) return P.occupancy;
   const torch::Tensor b = bits.to(torch::kCPU, torch::kBool).contiguous();
   const bool* src = b.data_ptr<bool>();
   const std::int64_t n = b.numel();
-  P.occupancy.assign(static_cast<std::size_t>((n + 31) / 32), 0u);
+  auto words = std::make_shared<std::vector<std::uint32_t>>(static_cast<std::size_t>((n + 31) / 32), 0u);
   for (std::int64_t i = 0; i < n; ++i)
-    if (src[i]) P.occupancy[static_cast<std::size_t>(i / 32)] |= 1u << (i % 32);
+    if (src[i]) (*words)[static_cast<std::size_t>(i / 32)] |= 1u << (i % 32);
+  P.occupancy = words;
   P.occupancy_of = bits.data_ptr();
   P.occupancy_version = version;
+  return P.occupancy;
 }
 
 namespace {
@@ -179,9 +188,9 @@ FrameResult CpuRenderer::render(const FrameRequest& req) {
   const NerfConfig& c = net.cfg;
 
   // Head: fold the condition (ambient layer 0) and the latent (colour layer 0) into biases.
-  Packed::fold(P.ambient, s.cond);
-  Packed::fold(P.color, s.head_latent);
-  if (grid_) pack_occupancy();
+  const std::vector<float> amb_bias = Packed::fold(P.ambient, s.cond), col_bias = Packed::fold(P.color, s.head_latent);
+  std::shared_ptr<const std::vector<std::uint32_t>> occupancy;
+  if (grid_) occupancy = pack_occupancy();
   NerfHeadProblem hp;
   hp.grid = net.head->grid->layout;
   hp.ambient_grid = net.head->ambient_grid->layout;
@@ -190,9 +199,9 @@ FrameResult CpuRenderer::render(const FrameRequest& req) {
   hp.ambient_dims = static_cast<int>(c.head.ambient_dims);
   hp.sh_degree = static_cast<int>(c.head.sh_degree);
   hp.geo_features = static_cast<int>(c.head.geo_features);
-  hp.ambient = Packed::view(P.ambient);
+  hp.ambient = Packed::view(P.ambient, &amb_bias);
   hp.sigma = Packed::view(P.sigma);
-  hp.color = Packed::view(P.color);
+  hp.color = Packed::view(P.color, &col_bias);
   // The plain path's tensors: vec3(box_min) and vec3(box_max − box_min) cast to float (volume.cpp).
   for (int i = 0; i < 3; ++i) {
     hp.box_min[i] = static_cast<float>(settings.box_min[static_cast<std::size_t>(i)]);
@@ -205,7 +214,7 @@ FrameResult CpuRenderer::render(const FrameRequest& req) {
   hp.step = static_cast<float>(settings.step_size());
   hp.min_transmittance = static_cast<float>(settings.min_transmittance);
   if (grid_) {
-    hp.occupancy = P.occupancy.data();
+    hp.occupancy = occupancy->data();
     hp.occupancy_resolution = static_cast<int>(grid_->resolution());
   }
   hp.rays = N;
@@ -219,22 +228,22 @@ FrameResult CpuRenderer::render(const FrameRequest& req) {
   hp.alpha = head_a.data_ptr<float>();
   hp.depth = depth.data_ptr<float>();
   std::atomic<std::int64_t> samples{0};
-  phases_.setup += seconds_since(clock);
+  Phases ph;
+  ph.setup = seconds_since(clock);
   dynamic_tiles(N, kHeadTile, [&](std::int64_t b, std::int64_t e) { samples += K.render_head(hp, b, e); });
-  phases_.head += seconds_since(clock);
+  ph.head = seconds_since(clock);
 
   torch::Tensor torso_rgb = torch::zeros({N, 3}, fopt), torso_a = torch::zeros({N}, fopt);
   if (net.torso) {
     // Torso: the pose anchors' encoding and the latent are the same for every pixel.
     const torch::Tensor cst = torch::cat({frequency_encode(s.anchors, c.torso.pose_freqs), s.torso_latent}, 1);
-    Packed::fold(P.deform, cst);
-    Packed::fold(P.torso_net, cst);
+    const std::vector<float> def_bias = Packed::fold(P.deform, cst), net_bias = Packed::fold(P.torso_net, cst);
     NerfTorsoProblem tp;
     tp.grid = net.torso->grid->layout;
     tp.table = P.torso_table.data_ptr<float>();
     tp.coord_freqs = static_cast<int>(c.torso.coord_freqs);
-    tp.deform = Packed::view(P.deform);
-    tp.net = Packed::view(P.torso_net);
+    tp.deform = Packed::view(P.deform, &def_bias);
+    tp.net = Packed::view(P.torso_net, &net_bias);
     tp.width = req.width;
     tp.height = req.height;
     const torch::Tensor px = torso_pixels(head_a, settings.min_transmittance).to(torch::kInt).contiguous();
@@ -247,10 +256,15 @@ FrameResult CpuRenderer::render(const FrameRequest& req) {
     if (tp.points > 0)
       dynamic_tiles(tp.points, kTorsoTile, [&](std::int64_t b, std::int64_t e) { K.render_torso(tp, b, e); });
   }
-  phases_.torso += seconds_since(clock);
+  ph.torso = seconds_since(clock);
   FrameResult out = compose_frame(head_rgb, head_a, depth, torso_rgb, torso_a, req.background, req.width, req.height,
                                   samples.load());
-  phases_.compose += seconds_since(clock);
+  ph.compose = seconds_since(clock);
+  std::lock_guard<std::mutex> lock(P.mutex);
+  phases_.setup += ph.setup;
+  phases_.head += ph.head;
+  phases_.torso += ph.torso;
+  phases_.compose += ph.compose;
   ++phases_.frames;
   return out;
 }

@@ -50,17 +50,22 @@ FrameSetup setup_frame(NerfNetworkImpl& net, const FrameRequest& req, const torc
   if (net.torso) s.anchors = net.torso_anchors(pose, k.fx, k.fy, k.cx, k.cy, req.width, req.height);
   CameraCache local;
   CameraCache& cam = cache ? *cache : local;
-  if (!cam.uv.defined() || cam.width != req.width || cam.height != req.height || cam.device != device || cam.k.fx != k.fx ||
-      cam.k.fy != k.fy || cam.k.cx != k.cx || cam.k.cy != k.cy) {
-    cam.width = req.width;
-    cam.height = req.height;
-    cam.k = k;
-    cam.device = device;
-    cam.uv = pixel_centres(req.width, req.height, opts);
-    cam.dirs = camera_directions(cam.uv, k);
+  torch::Tensor dirs;
+  {
+    std::lock_guard<std::mutex> lock(cam.mutex);
+    if (!cam.uv.defined() || cam.width != req.width || cam.height != req.height || cam.device != device ||
+        cam.k.fx != k.fx || cam.k.fy != k.fy || cam.k.cx != k.cx || cam.k.cy != k.cy) {
+      cam.width = req.width;
+      cam.height = req.height;
+      cam.k = k;
+      cam.device = device;
+      cam.uv = pixel_centres(req.width, req.height, opts);
+      cam.dirs = camera_directions(cam.uv, k);
+    }
+    s.uv = cam.uv;
+    dirs = cam.dirs;
   }
-  s.uv = cam.uv;
-  s.rays = head_rays_from_directions(cam.dirs, pose);
+  s.rays = head_rays_from_directions(dirs, pose);
   return s;
 }
 

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <thread>
 
 #include "emogene/core/config.h"
 #include "emogene/core/error.h"
@@ -233,6 +234,40 @@ TEST(CpuRenderer, Fp16VariantStaysCloseOnTheTrainedSubject) {
     EXPECT_LE(d.max().item<double>(), 0.03);
     EXPECT_NEAR(static_cast<double>(h.samples), static_cast<double>(p.samples), 0.02 * static_cast<double>(p.samples));
   }
+}
+
+// One renderer drawing frames from two threads at once (batch --jobs shares the models) gives the
+// frames it gives one at a time: the per-frame folded biases are each call's own.
+TEST(CpuRenderer, ConcurrentFramesEqualSerialOnes) {
+  const NerfConfig cfg = default_config(4);
+  NerfNetwork net = random_network(cfg, 21);
+  auto grid = std::make_shared<OccupancyGrid>(cfg.occupancy, cfg.step());
+  CpuRenderer cpu(net, grid);
+  std::vector<FrameRequest> reqs(2);
+  for (int i = 0; i < 2; ++i) {
+    FrameRequest& q = reqs[static_cast<std::size_t>(i)];
+    q.landmarks = torch::randn({68, 3}) * 0.3;
+    q.pose = pose(i ? 15 : -15, 0, 0, 0, -9);
+    q.width = q.height = 40;
+    q.intrinsics = {160, 160, 20, 20};
+    q.background = torch::rand({40, 40, 3});
+    q.latent = i;
+  }
+  const torch::Tensor a = cpu.render(reqs[0]).rgb, b = cpu.render(reqs[1]).rgb;
+  ASSERT_GT((a - b).abs().max().item<double>(), 1e-3);  // the two frames differ
+  std::vector<double> diff(2, 0.0);
+  std::vector<std::thread> th;
+  for (int t = 0; t < 2; ++t)
+    th.emplace_back([&, t] {
+      at::set_num_threads(1);
+      for (int rep = 0; rep < 6; ++rep) {
+        const torch::Tensor r = cpu.render(reqs[static_cast<std::size_t>(t)]).rgb;
+        diff[static_cast<std::size_t>(t)] = std::max(diff[static_cast<std::size_t>(t)], (r - (t ? b : a)).abs().max().item<double>());
+      }
+    });
+  for (auto& x : th) x.join();
+  EXPECT_EQ(diff[0], 0.0);
+  EXPECT_EQ(diff[1], 0.0);
 }
 
 TEST(CpuRenderer, AutoPicksCpuAndBadInputIsClear) {

@@ -1,4 +1,4 @@
-// Rendering one frame of the subject: the interface every renderer implements (the plain LibTorch
+// Rendering one frame of the subject (render() may be called from several threads at once): the interface every renderer implements (the plain LibTorch
 // path here; the hand-written CPU path of issue 9 behind the same interface), and the pieces they
 // share so that both march the same samples (volume.h) with the same occupancy grid and threshold.
 //
@@ -14,7 +14,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "emogene/render/nerf.h"
 #include "emogene/render/volume.h"
@@ -53,6 +55,7 @@ struct FrameSetup {
 // The pixel centres and camera directions of the last frame size and intrinsics a renderer drew
 // (they are the same for every frame of a video).
 struct CameraCache {
+  std::mutex mutex;  // renderers may draw frames concurrently (batch --jobs)
   std::int64_t width = 0, height = 0;
   Intrinsics k;
   torch::Device device = torch::kCPU;
@@ -128,7 +131,8 @@ class CpuRenderer : public FrameRenderer {
   const Phases& phases() const { return phases_; }
 
  private:
-  void pack_occupancy();  // the grid's bits for the kernels (again only when they changed)
+  // The grid's bits for the kernels (packed again only when they changed; thread-safe).
+  std::shared_ptr<const std::vector<std::uint32_t>> pack_occupancy();
   const NerfKernels* kernels_ = nullptr;
   CameraCache camera_;
   Phases phases_;
