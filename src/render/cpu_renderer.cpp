@@ -43,7 +43,6 @@ struct CpuRenderer::Packed {
   struct Layer {
     std::vector<float> w;
     std::vector<std::uint16_t> w16;  // the same as IEEE halves
-    std::vector<float> bias;  // [out_pad], the frame's folded bias (layer 0 of some MLPs)
     int in = 0, out = 0, out_pad = 0;
   };
   struct Net {
@@ -74,10 +73,7 @@ struct CpuRenderer::Packed {
       L.out_pad = pack_layer_weights(W.data_ptr<float>(), out, in_total, 0, in, L.w);
       L.w16.resize(L.w.size());
       for (std::size_t i = 0; i < L.w.size(); ++i) L.w16[i] = c10::Half(L.w[i]).x;
-      if (l == 0) {
-        n.first_full = W;
-        L.bias.assign(static_cast<std::size_t>(L.out_pad), 0.0f);
-      }
+      if (l == 0) n.first_full = W;
       n.layers.push_back(std::move(L));
     }
     return n;
@@ -104,7 +100,7 @@ struct CpuRenderer::Packed {
     m.layers = static_cast<int>(n.layers.size());
     for (int l = 0; l < m.layers; ++l) {
       const Layer& L = n.layers[static_cast<std::size_t>(l)];
-      m.layer[l] = {L.w.data(), L.bias.empty() ? nullptr : L.bias.data(), L.in, L.out, L.out_pad, L.w16.data()};
+      m.layer[l] = {L.w.data(), nullptr, L.in, L.out, L.out_pad, L.w16.data()};
     }
     if (bias0) m.layer[0].bias = bias0->data();
     return m;
