@@ -94,7 +94,8 @@ void setup_train(CLI::App& app, RunFn& run) {
   auto m = std::make_shared<TrainArgs>();
   CLI::App* m2e = train->add_subcommand(
       "m2e", "Train motion-to-emotion on a synthetic corpus: landmarks_neutral.npy → landmarks_emotional.npy of the same "
-             "clip, conditioned on its emotion.npy and intensity.npy. model.kind transformer (local-window attention, "
+             "clip, conditioned on the clip's nominal emotion and level (model.condition clip, as a SPEC gives it) or on "
+             "its emotion.npy and intensity.npy (track). model.kind transformer (local-window attention, "
              "configs/m2e/default.json) or mlp (the seed's per-frame baseline, configs/m2e/mlp.json); reports the val "
              "split's figures at the end for tuning");
   add_common(m2e, *m, "m2e");

@@ -15,7 +15,7 @@ M2EConfig M2EConfig::from_json(const nlohmann::json& j, const std::string& where
   M2EConfig c;
   if (j.is_null()) return c;
   if (!j.is_object()) throw bad_input(where, "model must be an object");
-  static const std::set<std::string> known = {"kind", "hidden", "heads", "layers", "ff", "window", "dropout", "mlp_hidden", "mlp_embed"};
+  static const std::set<std::string> known = {"kind", "hidden", "heads", "layers", "ff", "window", "dropout", "edges", "condition", "mlp_hidden", "mlp_embed"};
   for (auto it = j.begin(); it != j.end(); ++it)
     if (!known.count(it.key())) throw bad_input(where, "unknown setting model." + it.key());
   try {
@@ -26,6 +26,8 @@ M2EConfig M2EConfig::from_json(const nlohmann::json& j, const std::string& where
     c.ff = j.value("ff", c.ff);
     c.window = j.value("window", c.window);
     c.dropout = j.value("dropout", c.dropout);
+    c.edges = j.value("edges", c.edges);
+    c.condition = j.value("condition", c.condition);
     c.mlp_hidden = j.value("mlp_hidden", c.mlp_hidden);
     c.mlp_embed = j.value("mlp_embed", c.mlp_embed);
   } catch (const nlohmann::json::exception& e) {
@@ -36,6 +38,8 @@ M2EConfig M2EConfig::from_json(const nlohmann::json& j, const std::string& where
   if (c.hidden < 4 || c.heads < 1 || c.layers < 1 || c.ff < 1 || c.mlp_hidden < 1 || c.mlp_embed < 1)
     throw bad_input(where, "model sizes must be positive");
   if (c.hidden % c.heads) throw bad_input(where, "model.hidden must be a multiple of model.heads");
+  if (c.condition != "clip" && c.condition != "track")
+    throw bad_input(where, "model.condition must be \"clip\" or \"track\", not \"" + c.condition + "\"");
   if (c.window < 1) throw bad_input(where, "model.window must be at least 1 frame");
   if (!(c.dropout >= 0 && c.dropout < 1)) throw bad_input(where, "model.dropout must lie in [0, 1)");
   return c;
@@ -43,7 +47,7 @@ M2EConfig M2EConfig::from_json(const nlohmann::json& j, const std::string& where
 
 nlohmann::json M2EConfig::to_json() const {
   return {{"kind", kind}, {"hidden", hidden}, {"heads", heads}, {"layers", layers}, {"ff", ff}, {"window", window},
-          {"dropout", dropout}, {"mlp_hidden", mlp_hidden}, {"mlp_embed", mlp_embed}};
+          {"dropout", dropout}, {"edges", edges}, {"condition", condition}, {"mlp_hidden", mlp_hidden}, {"mlp_embed", mlp_embed}};
 }
 
 torch::Tensor gen_dropout(const torch::Tensor& x, double p, at::Generator* gen, bool training) {
@@ -54,10 +58,11 @@ torch::Tensor gen_dropout(const torch::Tensor& x, double p, at::Generator* gen, 
 
 // ---- banded attention -----------------------------------------------------------------------------
 
-BandAttentionImpl::BandAttentionImpl(std::int64_t d, std::int64_t h, std::int64_t w) : dim(d), heads(h), window(w) {
+BandAttentionImpl::BandAttentionImpl(std::int64_t d, std::int64_t h, std::int64_t w, bool e) : dim(d), heads(h), window(w), edges(e) {
   qkv = register_module("qkv", torch::nn::Linear(d, 3 * d));
   proj = register_module("proj", torch::nn::Linear(d, d));
   rel_bias = register_parameter("rel_bias", torch::zeros({h, 2 * w + 1}));
+  if (edges) pad = register_parameter("pad", torch::randn({d}) * 0.1);
 }
 
 torch::Tensor BandAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& mask) {
@@ -65,12 +70,23 @@ torch::Tensor BandAttentionImpl::forward(const torch::Tensor& x, const torch::Te
   torch::Tensor t = qkv->forward(x).view({B, T, 3, heads, dh}).permute({2, 0, 3, 1, 4});  // [3, B, H, T, dh]
   torch::Tensor q = t[0] * (1.0 / std::sqrt(static_cast<double>(dh))), k = t[1], v = t[2];
   torch::Tensor keymask = mask.view({B, 1, 1, T}) > 0.5f;
+  // With edges: the learnt outside frame's key and value per head, and for every query the log of
+  // the summed exp(bias) over its outside offsets (-1e4 where it has none: the logit vanishes).
+  torch::Tensor k_pad, v_pad, pad_lse;
+  if (edges) {
+    torch::Tensor pkv = qkv->forward(pad.view({1, dim})).view({3, heads, dh});
+    k_pad = pkv[1];  // [H, dh]
+    v_pad = pkv[2];
+    torch::Tensor inside = F::pad((mask > 0.5f).to(x.dtype()), F::PadFuncOptions({W, W})).unfold(1, 2 * W + 1, 1);  // [B, T, 2W+1]
+    pad_lse = torch::logsumexp(rel_bias.view({1, heads, 1, 2 * W + 1}) - 1e4 * inside.unsqueeze(1), -1);  // [B, H, T]
+  }
   constexpr std::int64_t kChunk = 256;  // queries per block: memory O(T · (chunk + 2 window))
   std::vector<torch::Tensor> outs;
   for (std::int64_t a = 0; a < T; a += kChunk) {
     const std::int64_t b = std::min(T, a + kChunk), k0 = std::max<std::int64_t>(0, a - W), k1 = std::min(T, b + W);
     const std::int64_t Tq = b - a, Tk = k1 - k0;
-    torch::Tensor s = torch::matmul(q.narrow(2, a, Tq), k.narrow(2, k0, Tk).transpose(-1, -2));  // [B, H, Tq, Tk]
+    torch::Tensor qc = q.narrow(2, a, Tq);
+    torch::Tensor s = torch::matmul(qc, k.narrow(2, k0, Tk).transpose(-1, -2));  // [B, H, Tq, Tk]
     torch::Tensor qi = torch::arange(a, b, torch::TensorOptions().dtype(torch::kLong)).view({Tq, 1});
     torch::Tensor kj = torch::arange(k0, k1, torch::TensorOptions().dtype(torch::kLong)).view({1, Tk});
     torch::Tensor rel = kj - qi;                                                          // [Tq, Tk]
@@ -80,16 +96,22 @@ torch::Tensor BandAttentionImpl::forward(const torch::Tensor& x, const torch::Te
     s = s + bias.unsqueeze(0);
     s = s.masked_fill(band.logical_not().view({1, 1, Tq, Tk}), -1e9);
     s = s.masked_fill(keymask.narrow(3, k0, Tk).logical_not(), -1e9);
-    outs.push_back(torch::matmul(torch::softmax(s, -1), v.narrow(2, k0, Tk)));
+    if (!edges) {
+      outs.push_back(torch::matmul(torch::softmax(s, -1), v.narrow(2, k0, Tk)));
+      continue;
+    }
+    torch::Tensor sp = (qc * k_pad.view({1, heads, 1, dh})).sum(-1) + pad_lse.narrow(2, a, Tq);  // [B, H, Tq]
+    torch::Tensor p = torch::softmax(torch::cat({s, sp.unsqueeze(-1)}, -1), -1);
+    outs.push_back(torch::matmul(p.narrow(3, 0, Tk), v.narrow(2, k0, Tk)) + p.narrow(3, Tk, 1) * v_pad.view({1, heads, 1, dh}));
   }
   torch::Tensor o = outs.size() == 1 ? outs[0] : torch::cat(outs, 2);  // [B, H, T, dh]
   return proj->forward(o.permute({0, 2, 1, 3}).reshape({B, T, dim}));
 }
 
-EncoderLayerImpl::EncoderLayerImpl(std::int64_t d, std::int64_t h, std::int64_t ffd, std::int64_t w, double p) : dropout(p) {
+EncoderLayerImpl::EncoderLayerImpl(std::int64_t d, std::int64_t h, std::int64_t ffd, std::int64_t w, double p, bool edges) : dropout(p) {
   ln1 = register_module("ln1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})));
   ln2 = register_module("ln2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})));
-  attn = register_module("attn", BandAttention(d, h, w));
+  attn = register_module("attn", BandAttention(d, h, w, edges));
   ff1 = register_module("ff1", torch::nn::Linear(d, ffd));
   ff2 = register_module("ff2", torch::nn::Linear(ffd, d));
 }
@@ -114,7 +136,7 @@ MotionToEmotionImpl::MotionToEmotionImpl(const M2EConfig& c) : cfg(c) {
     in = register_module("in", torch::nn::Linear(204, c.hidden));
     emo = register_module("emo", torch::nn::Embedding(8, c.hidden));
     blocks = register_module("blocks", torch::nn::ModuleList());
-    for (std::int64_t i = 0; i < c.layers; ++i) blocks->push_back(EncoderLayer(c.hidden, c.heads, c.ff, c.window, c.dropout));
+    for (std::int64_t i = 0; i < c.layers; ++i) blocks->push_back(EncoderLayer(c.hidden, c.heads, c.ff, c.window, c.dropout, c.edges));
     ln_out = register_module("ln_out", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.hidden})));
     out = register_module("out", torch::nn::Linear(c.hidden, 204));
     out->weight.zero_();

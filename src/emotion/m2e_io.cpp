@@ -97,6 +97,8 @@ TrainM2EReport train_m2e(const TrainM2EOptions& opt) {
   cfg["model"] = mc.to_json();
   cfg["data"]["fps"] = ds.meta().fps;  // the rate the model runs at
   std::vector<PairClip> all = load_pairs(ds, split, "m2e");
+  if (mc.condition == "clip")
+    for (auto& p : all) use_clip_condition(p);
   std::vector<PairClip> clips;
   double si = 0, so = 0, ni = 0, no = 0;
   for (auto& p : all) {
@@ -116,8 +118,9 @@ TrainM2EReport train_m2e(const TrainM2EOptions& opt) {
   }
   if (clips.empty()) throw bad_input(opt.data, "the '" + split + "' split has no emotional frames (intensity > 0) to learn from");
   const double in_scale = std::sqrt(si / std::max(1.0, ni)) + 1e-8, out_scale = std::sqrt(so / std::max(1.0, no)) + 1e-8;
-  spdlog::info("m2e: {} {} on {} emotional clips of {} ({}); input scale {:.4g}, delta scale {:.4g} canonical units", mc.kind,
-               mc.kind == "mlp" ? "baseline" : "model", clips.size(), opt.data, split, in_scale, out_scale);
+  spdlog::info("m2e: {} {} ({} condition{}) on {} emotional clips of {} ({}); input scale {:.4g}, delta scale {:.4g} canonical units", mc.kind,
+               mc.kind == "mlp" ? "baseline" : "model", mc.condition,
+               mc.kind == "mlp" || !mc.edges ? "" : ", outside frames at the edges", clips.size(), opt.data, split, in_scale, out_scale);
 
   torch::manual_seed(lo.seed);
   MotionToEmotion model(mc);
@@ -185,9 +188,15 @@ TrainM2EReport train_m2e(const TrainM2EOptions& opt) {
     std::vector<float> d = run_delta(model, c.disp, c.weights, c.intensity, c.frames, torch::kCPU);
     model->train();
     std::int64_t apex = 0, open = 0;
+    double best_delta = -1;
     float best_gap = -1e9f;
     for (std::int64_t t = 0; t < c.frames; ++t) {
-      if (c.intensity[static_cast<std::size_t>(t)] > c.intensity[static_cast<std::size_t>(apex)]) apex = t;
+      double dn = 0;  // the apex: the largest true expression
+      for (int q = 0; q < 204; ++q) dn += static_cast<double>(c.delta[static_cast<std::size_t>(t * 204 + q)]) * c.delta[static_cast<std::size_t>(t * 204 + q)];
+      if (dn > best_delta) {
+        best_delta = dn;
+        apex = t;
+      }
       const float* x = c.disp.data() + t * 204;
       const float g = x[61 * 3 + 1] - x[67 * 3 + 1] + x[62 * 3 + 1] - x[66 * 3 + 1];
       if (g > best_gap) {
@@ -230,7 +239,7 @@ TrainM2EReport train_m2e(const TrainM2EOptions& opt) {
 
 struct M2EModel::Impl {
   MotionToEmotion model{nullptr};
-  std::string path, kind;
+  std::string path, kind, condition;
   double fps = 25;
   torch::Device device = torch::kCPU;
 };
@@ -249,6 +258,7 @@ M2EModel::M2EModel(const std::string& path, const std::string& device) : impl_(s
   const M2EConfig mc = M2EConfig::from_json(cfg.value("model", nlohmann::json::object()), path);
   impl_->path = path;
   impl_->kind = mc.kind;
+  impl_->condition = mc.condition;
   impl_->model = MotionToEmotion(mc);
   load_into(f, all_tensors(impl_->model));
   impl_->model->eval();
@@ -260,6 +270,7 @@ M2EModel::~M2EModel() = default;
 M2EModel::M2EModel(M2EModel&&) noexcept = default;
 const std::string& M2EModel::path() const { return impl_->path; }
 const std::string& M2EModel::kind() const { return impl_->kind; }
+const std::string& M2EModel::condition() const { return impl_->condition; }
 double M2EModel::fps() const { return impl_->fps; }
 std::int64_t M2EModel::receptive_field() const { return impl_->model->cfg.receptive_field(); }
 
@@ -295,7 +306,9 @@ Sequence M2EModel::apply(const Sequence& neutral_abs, const Shape& shape, const 
 
 M2EEval evaluate_m2e(const M2EModel& model, const std::string& data, const std::string& split, const EmoClassifier* clf) {
   dataset::Dataset ds(data);
-  const std::vector<PairClip> pairs = load_pairs(ds, split, "m2e evaluation");
+  std::vector<PairClip> pairs = load_pairs(ds, split, "m2e evaluation");
+  if (model.condition() == "clip")
+    for (auto& p : pairs) use_clip_condition(p);
   const double fps = ds.meta().fps;
   M2EEval e;
   std::vector<float> gap_out, gap_in;

@@ -46,6 +46,13 @@ std::vector<PairClip> load_pairs(const dataset::Dataset& ds, const std::string& 
   return out;
 }
 
+void use_clip_condition(PairClip& p) {
+  const auto T = static_cast<std::size_t>(p.frames);
+  p.weights.assign(T * 8, 0.f);
+  for (std::size_t t = 0; t < T; ++t) p.weights[t * 8 + static_cast<std::size_t>(p.emotion)] = 1.f;
+  p.intensity.assign(T, p.emotion == 0 ? 0.f : static_cast<float>(p.level));
+}
+
 std::string provenance(const std::string& data, std::int64_t steps, const std::string& config_name) {
   return train::provenance(data, steps, config_name);
 }

@@ -28,6 +28,11 @@ struct PairClip {
 // landmarks_neutral.npy / landmarks_emotional.npy (`who` names the trainer in the message).
 std::vector<PairClip> load_pairs(const dataset::Dataset& ds, const std::string& split, const std::string& who);
 
+// Replaces the clip's per-frame track by its nominal condition: every frame the one-hot of its
+// dominant emotion at the clip's level (intensity 0 for a neutral clip), as a SPEC "emotion@level"
+// gives it at inference.
+void use_clip_condition(PairClip& p);
+
 // "emogene.provenance": data, steps, date, git commit, config name.
 std::string provenance(const std::string& data, std::int64_t steps, const std::string& config_name);
 

@@ -33,8 +33,15 @@ dlib::array2d<dlib::rgb_pixel> to_dlib(const Image& img) {
 
 }  // namespace
 
+// dlib builds its detector by decompressing an embedded model, which costs about 0.3 s: do it
+// once per process and copy it for every detector.
+const dlib::frontal_face_detector& detector_prototype() {
+  static const dlib::frontal_face_detector d = dlib::get_frontal_face_detector();
+  return d;
+}
+
 struct FaceDetector::Impl {
-  dlib::frontal_face_detector detector = dlib::get_frontal_face_detector();
+  dlib::frontal_face_detector detector = detector_prototype();
   int upsample = 0;
 };
 

@@ -286,4 +286,179 @@ FocalFit refine_focal(const std::vector<Points2>& frames, const landmarks::Shape
   return fit;
 }
 
+namespace {
+
+// Per-frame blocks of the identity fit's normal equations (scaled by the frame's 1/σ² and 1/N).
+struct FrameBlocks {
+  Eigen::Matrix<double, 6, 6> A;
+  Eigen::Matrix<double, 6, landmarks::kProportions> B;
+  Eigen::Matrix<double, landmarks::kProportions, landmarks::kProportions> C;
+  Eigen::Matrix<double, 6, 1> gp;
+  Eigen::Matrix<double, landmarks::kProportions, 1> gz;
+};
+
+using ShapeJacobian = std::array<Eigen::Matrix<double, 3, landmarks::kProportions>, landmarks::kPoints>;
+
+// d(point)/d(score) by central differences (the model is nearly linear in the scores).
+ShapeJacobian shape_jacobian(const landmarks::ProportionScores& z) {
+  ShapeJacobian J;
+  const float h = 0.05f;
+  for (int k = 0; k < landmarks::kProportions; ++k) {
+    landmarks::ProportionScores a = z, b = z;
+    a[static_cast<std::size_t>(k)] += h;
+    b[static_cast<std::size_t>(k)] -= h;
+    const landmarks::Shape sa = landmarks::apply_proportions(a), sb = landmarks::apply_proportions(b);
+    for (int i = 0; i < landmarks::kPoints; ++i)
+      for (int c = 0; c < 3; ++c) J[static_cast<std::size_t>(i)](c, k) = (static_cast<double>(sa(i, c)) - sb(i, c)) / (2.0 * h);
+  }
+  return J;
+}
+
+// One frame's Huber cost (already scaled) and, with `blk`, its blocks.
+double frame_cost(const Points2& uv, const landmarks::Shape& X, const ShapeJacobian* dX, const Intrinsics& K, const HeadPose& P,
+                  const PnpOptions& opt, const std::vector<double>& pw, double scale, double delta, FrameBlocks* blk) {
+  double cost = 0;
+  if (blk) {
+    blk->A.setZero();
+    blk->B.setZero();
+    blk->C.setZero();
+    blk->gp.setZero();
+    blk->gz.setZero();
+  }
+  for (int i = opt.first_point; i < landmarks::kPoints; ++i) {
+    const double pwi = pw[static_cast<std::size_t>(i)];
+    if (pwi <= 0) continue;
+    const Vector3d RX = P.R * Vector3d(X(i, 0), X(i, 1), X(i, 2));
+    const Vector3d p = RX + P.t;
+    const double w = -p.z();
+    if (!(w > 1e-6)) return std::numeric_limits<double>::infinity();
+    const Vector2d r(K.cx + K.fx * p.x() / w - uv[static_cast<std::size_t>(i)][0], K.cy - K.fy * p.y() / w - uv[static_cast<std::size_t>(i)][1]);
+    const double e = r.norm();
+    cost += scale * pwi * (e <= delta ? 0.5 * e * e : delta * (e - 0.5 * delta));
+    if (!blk) continue;
+    const double wt = scale * pwi * (e <= delta ? 1.0 : delta / e);
+    Eigen::Matrix<double, 2, 3> dproj;
+    dproj << K.fx / w, 0, K.fx * p.x() / (w * w), 0, -K.fy / w, -K.fy * p.y() / (w * w);
+    Eigen::Matrix<double, 3, 6> dp;
+    dp.leftCols<3>() = -skew(RX);
+    dp.rightCols<3>() = Matrix3d::Identity();
+    const Eigen::Matrix<double, 2, 6> Jp = dproj * dp;
+    const Eigen::Matrix<double, 2, landmarks::kProportions> Jz = dproj * P.R * (*dX)[static_cast<std::size_t>(i)];
+    blk->A += wt * Jp.transpose() * Jp;
+    blk->B += wt * Jp.transpose() * Jz;
+    blk->C += wt * Jz.transpose() * Jz;
+    blk->gp += wt * Jp.transpose() * r;
+    blk->gz += wt * Jz.transpose() * r;
+  }
+  return cost;
+}
+
+}  // namespace
+
+IdentityFit fit_identity(const std::vector<Points2>& frames, const Intrinsics& K, double noise_iod, const PnpOptions& opt) {
+  constexpr int Z = landmarks::kProportions;
+  IdentityFit fit;
+  fit.shape = landmarks::mean_face();
+  const std::size_t n = frames.size();
+  fit.poses.resize(n);
+  if (n == 0) return fit;
+  const std::vector<double>& pw = opt.weights.size() == 68 ? opt.weights : pnp_point_weights();
+  std::vector<double> scale(n), delta(n);
+  std::vector<bool> use(n, false);
+  for (std::size_t k = 0; k < n; ++k) {
+    const double d = std::max(iod_px(frames[k]), 1e-3);
+    const double sigma = noise_iod * d;
+    scale[k] = 1.0 / (sigma * sigma * static_cast<double>(n));
+    delta[k] = std::max(1e-3, opt.huber * d);
+    PnpResult r = solve_pnp(frames[k], fit.shape, K, nullptr, opt);
+    fit.poses[k] = r.pose;
+    use[k] = r.ok;
+  }
+  auto rms_of = [&](const landmarks::Shape& X, const std::vector<HeadPose>& P) {
+    double s = 0;
+    int m = 0;
+    for (std::size_t k = 0; k < n; ++k) {
+      if (!use[k]) continue;
+      double ss = 0;
+      for (int i = opt.first_point; i < landmarks::kPoints; ++i) {
+        const Vector2d q = project(P[k].R * Vector3d(X(i, 0), X(i, 1), X(i, 2)) + P[k].t, K);
+        ss += (q - Vector2d(frames[k][static_cast<std::size_t>(i)][0], frames[k][static_cast<std::size_t>(i)][1])).squaredNorm();
+      }
+      s += std::sqrt(ss / (landmarks::kPoints - opt.first_point)) / std::max(iod_px(frames[k]), 1e-9);
+      ++m;
+    }
+    return m ? s / m : 0.0;
+  };
+  fit.rms_iod_mean_face = rms_of(fit.shape, fit.poses);
+  landmarks::ProportionScores z{};
+  auto total = [&](const landmarks::ProportionScores& zz, const std::vector<HeadPose>& P, std::vector<FrameBlocks>* blocks) {
+    const landmarks::Shape X = landmarks::apply_proportions(zz);
+    const ShapeJacobian dX = blocks ? shape_jacobian(zz) : ShapeJacobian{};
+    double c = 0;
+    for (int k = 0; k < Z; ++k) c += 0.5 * static_cast<double>(zz[static_cast<std::size_t>(k)]) * zz[static_cast<std::size_t>(k)];
+    for (std::size_t k = 0; k < n; ++k) {
+      if (!use[k]) continue;
+      c += frame_cost(frames[k], X, &dX, K, P[k], opt, pw, scale[k], delta[k], blocks ? &(*blocks)[k] : nullptr);
+    }
+    return c;
+  };
+  std::vector<FrameBlocks> blocks(n);
+  double cost = total(z, fit.poses, &blocks);
+  double lambda = 1e-3;
+  int it = 0;
+  for (; it < 50 && std::isfinite(cost); ++it) {
+    bool improved = false;
+    for (int tries = 0; tries < 10 && !improved; ++tries) {
+      // Schur complement on the scores: S dz = rhs, then each frame's pose step.
+      Eigen::Matrix<double, Z, Z> S = Eigen::Matrix<double, Z, Z>::Identity();
+      Eigen::Matrix<double, Z, 1> rhs;
+      for (int k = 0; k < Z; ++k) rhs(k) = -static_cast<double>(z[static_cast<std::size_t>(k)]);
+      std::vector<Eigen::Matrix<double, 6, 6>> Ainv(n);
+      for (std::size_t k = 0; k < n; ++k) {
+        if (!use[k]) continue;
+        const FrameBlocks& b = blocks[k];
+        Eigen::Matrix<double, 6, 6> A = b.A;
+        for (int q = 0; q < 6; ++q) A(q, q) += lambda * std::max(A(q, q), 1e-12);
+        Ainv[k] = A.inverse();
+        S += b.C - b.B.transpose() * Ainv[k] * b.B;
+        rhs += -b.gz + b.B.transpose() * Ainv[k] * b.gp;
+      }
+      for (int q = 0; q < Z; ++q) S(q, q) += lambda * S(q, q);
+      const Eigen::Matrix<double, Z, 1> dz = S.ldlt().solve(rhs);
+      landmarks::ProportionScores z2 = z;
+      for (int k = 0; k < Z; ++k) z2[static_cast<std::size_t>(k)] += static_cast<float>(dz(k));
+      std::vector<HeadPose> P2 = fit.poses;
+      double step = dz.norm();
+      for (std::size_t k = 0; k < n; ++k) {
+        if (!use[k]) continue;
+        const Eigen::Matrix<double, 6, 1> dp = Ainv[k] * (-blocks[k].gp - blocks[k].B * dz);
+        P2[k].R = exp_so3(dp.head<3>()) * fit.poses[k].R;
+        P2[k].t = fit.poses[k].t + dp.tail<3>();
+        step += dp.norm();
+      }
+      std::vector<FrameBlocks> b2(n);
+      const double c2 = total(z2, P2, &b2);
+      if (std::isfinite(c2) && c2 < cost) {
+        const double rel = (cost - c2) / std::max(cost, 1e-12);
+        z = z2, fit.poses = std::move(P2), blocks = std::move(b2), cost = c2;
+        lambda = std::max(lambda / 4, 1e-9);
+        improved = true;
+        if (rel < 1e-9 || step < 1e-10) it = 1000;  // converged
+      } else {
+        lambda *= 8;
+      }
+    }
+    if (!improved) break;
+  }
+  for (auto& P : fit.poses) {
+    Eigen::JacobiSVD<Matrix3d> svd(P.R, Eigen::ComputeFullU | Eigen::ComputeFullV);
+    P.R = svd.matrixU() * svd.matrixV().transpose();
+  }
+  fit.z = z;
+  fit.shape = landmarks::apply_proportions(z);
+  fit.rms_iod = rms_of(fit.shape, fit.poses);
+  fit.iterations = std::min(it, 50);
+  return fit;
+}
+
 }  // namespace emogene::face

@@ -69,6 +69,40 @@ Rigid fit_rigid(const Shape& from, const Shape& to, const std::vector<float>& we
   return r;
 }
 
+const char* proportion_name(int k) {
+  static const char* const names[kProportions] = {"face width",   "jaw width",   "lower-face height", "mouth width", "nose length",
+                                                  "nose width",   "eye spacing", "brow height",       "lip thickness"};
+  return k >= 0 && k < kProportions ? names[k] : "?";
+}
+
+Shape apply_proportions(const ProportionScores& z) {
+  auto f = [&](int k, float sd) { return 1.f + sd * z[static_cast<std::size_t>(k)]; };
+  const float face_w = f(kFaceWidth, 0.05f), jaw_w = f(kJawWidth, 0.06f), lower_h = f(kLowerFaceHeight, 0.05f),
+              mouth_w = f(kMouthWidth, 0.07f), nose_l = f(kNoseLength, 0.07f), nose_w = f(kNoseWidth, 0.07f),
+              eye_gap = f(kEyeSpacing, 0.05f), brow_h = 0.025f * z[kBrowHeight], lip_t = f(kLipThickness, 0.12f);
+  Shape s = mean_face();
+  for (int i = 0; i < 17; ++i) {
+    float lower = std::clamp(-s(i, 1) / 1.3f, 0.f, 1.f);  // 0 at eye level, 1 at the chin
+    s(i, 0) *= face_w * (1.f - lower) + jaw_w * lower;
+    s(i, 1) *= lower_h;
+  }
+  for (int i = 17; i < 27; ++i) s(i, 1) += brow_h;
+  for (int i = 27; i < 36; ++i) {
+    s(i, 1) *= nose_l;
+    if (i >= 31) s(i, 0) *= nose_w;
+  }
+  for (int i = 48; i < 68; ++i) {
+    s(i, 0) *= mouth_w;
+    s(i, 1) = s(i, 1) * lower_h;
+  }
+  // Lip thickness: outer lip lines move away from the closed inner line.
+  const float mid = s(62, 1);
+  for (int i = 48; i < 60; ++i) s(i, 1) = mid + (s(i, 1) - mid) * lip_t;
+  // Eye spacing: move each eye sideways as a whole (then renormalise the unit below).
+  for (int i = 36; i < 48; ++i) s(i, 0) += (i < 42 ? -1.f : 1.f) * 0.18f * (eye_gap - 1.f);
+  return normalise_identity(s);
+}
+
 Shape normalise_identity(const Shape& neutral) {
   IdentityFrame f = identity_frame(neutral);
   Shape out;

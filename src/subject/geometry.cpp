@@ -101,6 +101,16 @@ Taps make_taps(double x0, double side, int in_size, int out_size) {
 
 Image resample_region(const std::uint8_t* rgb, int width, int height, double x0, double y0, double sw, double sh, int ow,
                       int oh) {
+  if (sw == ow && sh == oh && x0 == std::floor(x0) && y0 == std::floor(y0) && x0 >= 0 && y0 >= 0 && x0 + ow <= width &&
+      y0 + oh <= height) {  // a plain cut-out at the same scale
+    Image img;
+    img.width = ow, img.height = oh, img.channels = 3;
+    img.pixels.resize(static_cast<std::size_t>(ow) * oh * 3);
+    for (int y = 0; y < oh; ++y)
+      std::copy_n(rgb + (static_cast<std::size_t>(y + static_cast<int>(y0)) * width + static_cast<std::size_t>(x0)) * 3,
+                  static_cast<std::size_t>(ow) * 3, &img.pixels[static_cast<std::size_t>(y) * ow * 3]);
+    return img;
+  }
   Taps tx = make_taps(x0, sw, width, ow), ty = make_taps(y0, sh, height, oh);
   // Rows first (only the input rows the output needs), then columns.
   int row_lo = height, row_hi = -1;
@@ -134,7 +144,7 @@ Image resample_region(const std::uint8_t* rgb, int width, int height, double x0,
         const int j = ty.offset[static_cast<std::size_t>(o)] + k;
         a += ty.w[static_cast<std::size_t>(j)] * tmp[static_cast<std::size_t>(ty.first[static_cast<std::size_t>(j)] - row_lo) * ow * 3 + x];
       }
-      out[x] = static_cast<std::uint8_t>(std::clamp(std::lround(a), 0L, 255L));
+      out[x] = static_cast<std::uint8_t>(std::clamp(a, 0.f, 255.f) + 0.5f);  // round half up (a >= 0)
     }
   }
   return img;
@@ -331,18 +341,21 @@ Image make_mask(const Image& frame, const Image& bg, const std::vector<Eigen::Ve
     }
     fg[i] = d > 22 || s > 40;
   }
-  // A 3×3 majority vote removes isolated specks (compression noise) and fills pinholes.
-  std::vector<std::uint8_t> clean(N);
-  for (int y = 0; y < H; ++y)
-    for (int x = 0; x < W; ++x) {
-      int n = 0;
-      for (int dy = -1; dy <= 1; ++dy)
-        for (int dx = -1; dx <= 1; ++dx) {
-          const int xx = std::clamp(x + dx, 0, W - 1), yy = std::clamp(y + dy, 0, H - 1);
-          n += fg[static_cast<std::size_t>(yy) * W + xx];
-        }
-      clean[static_cast<std::size_t>(y) * W + x] = n >= 5;
-    }
+  // A 3×3 majority vote removes isolated specks (compression noise) and fills pinholes. The 3×3
+  // count (edges replicated) as a row pass then a column pass.
+  std::vector<std::uint8_t> rows(N), clean(N);
+  for (int y = 0; y < H; ++y) {
+    const std::uint8_t* f = &fg[static_cast<std::size_t>(y) * W];
+    std::uint8_t* r = &rows[static_cast<std::size_t>(y) * W];
+    for (int x = 0; x < W; ++x) r[x] = static_cast<std::uint8_t>(f[std::max(x - 1, 0)] + f[x] + f[std::min(x + 1, W - 1)]);
+  }
+  for (int y = 0; y < H; ++y) {
+    const std::uint8_t* a = &rows[static_cast<std::size_t>(std::max(y - 1, 0)) * W];
+    const std::uint8_t* b = &rows[static_cast<std::size_t>(y) * W];
+    const std::uint8_t* c = &rows[static_cast<std::size_t>(std::min(y + 1, H - 1)) * W];
+    std::uint8_t* o = &clean[static_cast<std::size_t>(y) * W];
+    for (int x = 0; x < W; ++x) o[x] = a[x] + b[x] + c[x] >= 5;
+  }
   fill_polygon(head, W, H, head_region, 1);
   fill_polygon(face, W, H, face_hull, 1);
   for (int y = 0; y < H; ++y)

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <future>
 #include <optional>
 
 #include "emogene/audio/audio.h"
@@ -78,8 +79,8 @@ double landmark_width(const Points2& p) {
 // around the box (so the cost does not grow with the input resolution).
 class FaceFinder {
  public:
-  FaceFinder(const face::LandmarkPredictor& lp, const face::Intrinsics& K, int width, int height)
-      : lp_(lp), K_(K), width_(width), height_(height) {}
+  FaceFinder(const face::Intrinsics& K, int width, int height) : K_(K), width_(width), height_(height) {}
+  void set_predictor(const face::LandmarkPredictor* lp) { lp_ = lp; }
 
   void set_detection_scale(double scale, int upsample) { scale_ = scale, upsample_ = upsample; }
   double detection_scale() const { return scale_; }
@@ -114,7 +115,7 @@ class FaceFinder {
     const double s = out / side;
     Image img = resample_region(f.rgb.data(), f.width, f.height, x0, y0, side, side, out, out);
     face::FaceBox lb{(b.left - x0) * s, (b.top - y0) * s, (b.right - x0) * s, (b.bottom - y0) * s, b.score};
-    Points2 p = lp_.predict(img, lb);
+    Points2 p = lp_->predict(img, lb);
     for (auto& q : p) q = {static_cast<float>(q[0] / s + x0), static_cast<float>(q[1] / s + y0)};
     return p;
   }
@@ -137,7 +138,7 @@ class FaceFinder {
   }
 
  private:
-  const face::LandmarkPredictor& lp_;
+  const face::LandmarkPredictor* lp_ = nullptr;
   face::Intrinsics K_;
   int width_, height_;
   double scale_ = 1;
@@ -202,14 +203,21 @@ PrepareSummary prepare(const PrepareOptions& opt) {
   if (duration > 0 && duration < kMinSeconds)
     throw bad_input(opt.video, "is too short (" + std::to_string(duration).substr(0, 4) + " s; at least " +
                                    std::to_string(kMinSeconds).substr(0, 3) + " s needed)");
+  // dlib's models load (~0.7 s: the 68-point predictor, and the detector's embedded model) while
+  // the audio and the first frames decode and the face size is probed.
+  if (face::find_shape_predictor().empty()) face::LandmarkPredictor missing{""};  // bad_input now, before any work
+  std::future<face::LandmarkPredictor> lp_loading = std::async(std::launch::async, [] {
+    face::FaceDetector warm(0);
+    return face::LandmarkPredictor();
+  });
+  std::optional<face::LandmarkPredictor> lp;
   audio::Waveform wave = audio::load_audio(opt.video);
-  face::LandmarkPredictor lp;  // throws bad_input when the model is missing
 
   video::VideoReader reader(opt.video, {opt.fps, 0, 0});
   const int W = reader.width(), H = reader.height();
   sum.focal_prior = face::focal_prior(W, H);
   const face::Intrinsics K0{sum.focal_prior, sum.focal_prior, W / 2.0, H / 2.0};
-  FaceFinder finder(lp, K0, W, H);
+  FaceFinder finder(K0, W, H);
   const std::int64_t T_est = duration > 0 ? landmarks::frame_count(duration, opt.fps) : 0;
 
   // ---- pass 1: faces and landmarks ----------------------------------------------------------
@@ -218,8 +226,7 @@ PrepareSummary prepare(const PrepareOptions& opt) {
   const int B = S * std::clamp(static_cast<int>((96u << 20) / std::max<std::size_t>(frame_bytes, 1) / S), 2, 16);
   const int nthreads = std::max(1, omp_get_max_threads());
   spdlog::debug("prepare: {} OpenMP threads", nthreads);
-  std::vector<face::FaceDetector> detectors;
-  for (int i = 0; i < nthreads; ++i) detectors.emplace_back(0);
+  std::vector<face::FaceDetector> detectors;  // made once the face size is known
   std::vector<Track> tracks;
   // Background samples: up to ~48 frames spread over the take (kept at ≤ 1280 px on the long side).
   const double sample_scale = std::min(1.0, 1280.0 / std::max(W, H));
@@ -252,6 +259,10 @@ PrepareSummary prepare(const PrepareOptions& opt) {
       }
       detectors.clear();
       for (int i = 0; i < nthreads; ++i) detectors.emplace_back(finder.upsample());
+    }
+    if (!lp) {
+      lp.emplace(lp_loading.get());  // rethrows a loading error
+      finder.set_predictor(&*lp);
     }
     const std::int64_t nseg = (n + S - 1) / S;
 #pragma omp parallel for schedule(dynamic, 1)
@@ -458,15 +469,40 @@ PrepareSummary prepare(const PrepareOptions& opt) {
       }
     return n;
   };
-  // Pass A: the mean face at the prior focal gives a first neutral shape; its frontal x, y (with
-  // the mean face's depth) become the clip's own model. Pass B: the focal length refined for that
+  // Identity: the mean face's proportions fitted to the subject (face::fit_identity) over up to
+  // 96 frames spread over the idle stretches (the mouth at rest; all kept frames when there is
+  // under a second of idle). Against the mean face alone, a subject's longer nose or lower face
+  // reads as a constant pitch of the head.
+  // Pass A: that identity at the prior focal gives a first neutral shape; its frontal x, y (with
+  // the identity's depth) become the clip's own model. Pass B: the focal length refined for that
   // model, then the final poses and canonical landmarks.
   const auto t_pose = std::chrono::steady_clock::now();
-  landmarks::Shape model = M;
+  landmarks::Shape base_shape = M;
   {
-    const std::vector<float> p0 = solve_poses(M, K0);
-    model = neutral_of(canonical_of(p0, M, K0));
-    model.col(2) = M.col(2);
+    std::vector<std::int64_t> cand;
+    for (std::int64_t t = 0; t < T; ++t)
+      if (keep[static_cast<std::size_t>(t)] && idle[static_cast<std::size_t>(t)]) cand.push_back(t);
+    if (static_cast<double>(cand.size()) < opt.fps) {
+      cand.clear();
+      for (std::int64_t t = 0; t < T; ++t)
+        if (keep[static_cast<std::size_t>(t)]) cand.push_back(t);
+    }
+    std::vector<Points2> sel;
+    const std::size_t m = std::min<std::size_t>(cand.size(), 96);
+    for (std::size_t k = 0; k < m; ++k) sel.push_back(pts[static_cast<std::size_t>(cand[k * cand.size() / m])]);
+    const face::IdentityFit idfit = face::fit_identity(sel, K0);
+    base_shape = idfit.shape;
+    std::string zs;
+    for (int k = 0; k < landmarks::kProportions; ++k)
+      zs += fmt::format("{}{} {:+.2f}", k ? ", " : "", landmarks::proportion_name(k), idfit.z[static_cast<std::size_t>(k)]);
+    spdlog::info("prepare: identity over {} frames (sd units): {}; reprojection {:.2f}% IOD (mean face {:.2f}%)", sel.size(), zs,
+                 100 * idfit.rms_iod, 100 * idfit.rms_iod_mean_face);
+  }
+  landmarks::Shape model = base_shape;
+  {
+    const std::vector<float> p0 = solve_poses(base_shape, K0);
+    model = neutral_of(canonical_of(p0, base_shape, K0));
+    model.col(2) = base_shape.col(2);
   }
   face::FocalFit ff = face::refine_focal(kept_pts, model, W / 2.0, H / 2.0, sum.focal_prior);
   sum.focal = ff.focal;

@@ -137,34 +137,16 @@ Shape pose_face(const Shape& neutral, const Viseme& v0, const AUVector& au, floa
 }
 
 Shape make_identity(std::mt19937_64& rng) {
-  // Proportions vary around the mean by a few per cent (typical adult standard deviations in
-  // Farkas 1994 are 4-7% of the mean for facial widths and heights).
+  // Proportions drawn around the mean (landmarks::apply_proportions), clamped to ±2.5 sd (the
+  // brow height to ±2), in the order the world has always drawn them.
   std::normal_distribution<float> n(0.f, 1.f);
-  auto f = [&](float sd) { return 1.f + sd * std::clamp(n(rng), -2.5f, 2.5f); };
-  const float face_w = f(0.05f), jaw_w = f(0.06f), lower_h = f(0.05f), mouth_w = f(0.07f), nose_l = f(0.07f),
-              nose_w = f(0.07f), eye_gap = f(0.05f), brow_h = 0.025f * std::clamp(n(rng), -2.f, 2.f),
-              lip_t = f(0.12f);
-  Shape s = landmarks::mean_face();
-  for (int i = 0; i < 17; ++i) {
-    float lower = std::clamp(-s(i, 1) / 1.3f, 0.f, 1.f);  // 0 at eye level, 1 at the chin
-    s(i, 0) *= face_w * (1.f - lower) + jaw_w * lower;
-    s(i, 1) *= lower_h;
+  landmarks::ProportionScores z{};
+  for (int k : {landmarks::kFaceWidth, landmarks::kJawWidth, landmarks::kLowerFaceHeight, landmarks::kMouthWidth, landmarks::kNoseLength,
+                landmarks::kNoseWidth, landmarks::kEyeSpacing, landmarks::kBrowHeight, landmarks::kLipThickness}) {
+    const float lim = k == landmarks::kBrowHeight ? 2.f : 2.5f;
+    z[static_cast<std::size_t>(k)] = std::clamp(n(rng), -lim, lim);
   }
-  for (int i = 17; i < 27; ++i) s(i, 1) += brow_h;
-  for (int i = 27; i < 36; ++i) {
-    s(i, 1) *= nose_l;
-    if (i >= 31) s(i, 0) *= nose_w;
-  }
-  for (int i = 48; i < 68; ++i) {
-    s(i, 0) *= mouth_w;
-    s(i, 1) = s(i, 1) * lower_h;
-  }
-  // Lip thickness: outer lip lines move away from the closed inner line.
-  const float mid = s(62, 1);
-  for (int i = 48; i < 60; ++i) s(i, 1) = mid + (s(i, 1) - mid) * lip_t;
-  // Eye spacing: move each eye sideways as a whole (then renormalise the unit below).
-  for (int i = 36; i < 48; ++i) s(i, 0) += (i < 42 ? -1.f : 1.f) * 0.18f * (eye_gap - 1.f);
-  return landmarks::normalise_identity(s);
+  return landmarks::apply_proportions(z);
 }
 
 }  // namespace emogene::synth

@@ -107,6 +107,60 @@ TEST(M2EConfig, ParsesAndRefuses) {
   EXPECT_NE(bad_input_of([] { M2EConfig::from_json({{"hiden", 3}}, "x.json"); }).find("unknown setting model.hiden"), std::string::npos);
   EXPECT_NE(bad_input_of([] { M2EConfig::from_json({{"hidden", 10}, {"heads", 4}}, "x.json"); }).find("multiple of model.heads"),
             std::string::npos);
+  EXPECT_NE(bad_input_of([] { M2EConfig::from_json({{"condition", "frame"}}, "x.json"); }).find("model.condition must be"),
+            std::string::npos);
+  EXPECT_TRUE(M2EConfig{}.edges);
+  EXPECT_EQ(M2EConfig{}.condition, "clip");
+}
+
+// The banded attention against a literal reading of its definition: for each query, the keys at
+// offsets -W..W; a key outside the valid frames is the learnt outside frame (edges) or absent.
+TEST(BandAttention, MatchesItsDefinitionWithAndWithoutOutsideFrames) {
+  const std::int64_t B = 2, T = 11, D = 8, H = 2, W = 3, dh = D / H;
+  for (bool edges : {true, false}) {
+    SCOPED_TRACE(edges);
+    torch::manual_seed(5);
+    BandAttention att(D, H, W, edges);
+    torch::NoGradGuard ng;
+    att->rel_bias.normal_(0, 1);
+    torch::Tensor x = torch::randn({B, T, D});
+    torch::Tensor mask = torch::ones({B, T});
+    mask[1].narrow(0, 7, 4).zero_();  // item 1: 7 valid frames, then padding
+    torch::Tensor got = att->forward(x, mask);
+    torch::Tensor qkv = att->qkv->forward(x);  // [B, T, 3D]
+    torch::Tensor pkv = edges ? att->qkv->forward(att->pad.view({1, D}))[0] : torch::Tensor();
+    for (std::int64_t b = 0; b < B; ++b)
+      for (std::int64_t i = 0; i < T; ++i) {
+        if (mask[b][i].item<float>() < 0.5f) continue;
+        torch::Tensor o = torch::zeros({D});
+        for (std::int64_t h = 0; h < H; ++h) {
+          torch::Tensor q = qkv[b][i].narrow(0, h * dh, dh) / std::sqrt(static_cast<double>(dh));
+          std::vector<torch::Tensor> logits, values;
+          for (std::int64_t off = -W; off <= W; ++off) {
+            const std::int64_t j = i + off;
+            const bool inside = j >= 0 && j < T && mask[b][j].item<float>() > 0.5f;
+            if (!inside && !edges) continue;
+            torch::Tensor kk = inside ? qkv[b][j].narrow(0, D + h * dh, dh) : pkv.narrow(0, D + h * dh, dh);
+            torch::Tensor vv = inside ? qkv[b][j].narrow(0, 2 * D + h * dh, dh) : pkv.narrow(0, 2 * D + h * dh, dh);
+            logits.push_back((q * kk).sum() + att->rel_bias[h][off + W]);
+            values.push_back(vv);
+          }
+          torch::Tensor p = torch::softmax(torch::stack(logits), 0);
+          o.narrow(0, h * dh, dh).copy_((p.unsqueeze(1) * torch::stack(values)).sum(0));
+        }
+        torch::Tensor want = att->proj->forward(o.view({1, D}))[0];
+        EXPECT_LT(max_abs(got[b][i] - want), 1e-5) << "item " << b << " frame " << i;
+      }
+    // A constant sequence: without outside frames every frame sees the same thing; with them the
+    // first and last frames know where the sequence ends.
+    torch::Tensor c = x[0][0].view({1, 1, D}).expand({1, T, D}).contiguous();
+    torch::Tensor oc = att->forward(c, torch::ones({1, T}));
+    const double edge_vs_middle = max_abs(oc[0][0] - oc[0][T / 2]) + max_abs(oc[0][T - 1] - oc[0][T / 2]);
+    if (edges)
+      EXPECT_GT(edge_vs_middle, 1e-3);
+    else
+      EXPECT_LT(edge_vs_middle, 1e-5);
+  }
 }
 
 TEST(M2ENet, ShapeAndNeutralReturnsInput) {
@@ -250,7 +304,7 @@ TEST_F(M2ETrain, LossFallsCheckpointRoundTripsAndFigures) {
 
   SafetensorsFile f(out);
   EXPECT_EQ(f.meta("emogene.kind"), "m2e");
-  EXPECT_EQ(f.meta("emogene.format"), "1");
+  EXPECT_EQ(f.meta("emogene.format"), std::to_string(kM2EFormat));
   EXPECT_NE(f.meta("emogene.provenance").find("\"steps\":60"), std::string::npos);
 
   M2EModel a(out), b(out);

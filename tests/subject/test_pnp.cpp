@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <Eigen/Geometry>
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -141,6 +142,50 @@ TEST(Pnp, FocalIsRefinedWhereTheDataConstrainIt) {
   EXPECT_GT(fit2.data_log_std, fit.data_log_std);
 }
 
+TEST(Identity, ProportionsSeparateALongNoseFromAPitchedHead) {
+  // A subject with a long nose, a short lower face and low brows (3 of the 9 proportions, within
+  // the population's ±2 sd), seen in 60 frames with small head motion and 0.7 px landmark noise.
+  landmarks::ProportionScores z_true{};
+  z_true[landmarks::kNoseLength] = 1.8f;
+  z_true[landmarks::kLowerFaceHeight] = -1.2f;
+  z_true[landmarks::kBrowHeight] = -1.0f;
+  z_true[landmarks::kMouthWidth] = 0.8f;
+  const landmarks::Shape own = landmarks::apply_proportions(z_true);
+  EXPECT_EQ(landmarks::apply_proportions({}), landmarks::mean_face());  // zero scores: the mean face
+  EXPECT_NEAR(landmarks::iod(own), 1.0, 1e-5);
+  const face::Intrinsics K{560, 560, 128, 128};
+  std::mt19937_64 rng(12);
+  std::uniform_real_distribution<double> u(-1, 1);
+  std::vector<face::Points2> frames;
+  std::vector<face::HeadPose> truth;
+  for (int k = 0; k < 60; ++k) {
+    truth.push_back(pose_of(12 * u(rng), 4 + 5 * u(rng), 3 * u(rng), {0.1 * u(rng), 0.3, -9.0}));
+    frames.push_back(project_shape(own, truth.back(), K, 0.7, rng));
+  }
+  std::vector<double> e_mean, e_own, e_fit;
+  for (int k = 0; k < 60; ++k) {
+    e_mean.push_back(angle_deg(face::solve_pnp(frames[k], landmarks::mean_face(), K).pose.R, truth[k].R));
+    e_own.push_back(angle_deg(face::solve_pnp(frames[k], own, K).pose.R, truth[k].R));  // the oracle: the true shape
+  }
+  const face::IdentityFit fit = face::fit_identity(frames, K);
+  ASSERT_EQ(fit.poses.size(), frames.size());
+  for (int k = 0; k < 60; ++k) e_fit.push_back(angle_deg(fit.poses[k].R, truth[k].R));
+  std::sort(e_mean.begin(), e_mean.end());
+  std::sort(e_fit.begin(), e_fit.end());
+  std::sort(e_own.begin(), e_own.end());
+  std::printf("[ figures ] identity fit: rotation error median %.2f° (PnP against the mean face %.2f°, against the true shape %.2f°); nose length %+.2f sd (true "
+              "%+.2f), lower face %+.2f (%+.2f); reprojection %.2f%% IOD (mean face %.2f%%)\n",
+              e_fit[30], e_mean[30], e_own[30], fit.z[landmarks::kNoseLength], z_true[landmarks::kNoseLength], fit.z[landmarks::kLowerFaceHeight],
+              z_true[landmarks::kLowerFaceHeight], 100 * fit.rms_iod, 100 * fit.rms_iod_mean_face);
+  EXPECT_GT(e_mean[30], 3.0);  // the mean face alone reads the long nose as pitch
+  EXPECT_LT(e_fit[30], e_own[30] + 0.5);  // near the oracle, whose error is the landmark noise's
+  for (int k = 0; k < landmarks::kProportions; ++k)
+    EXPECT_NEAR(fit.z[static_cast<std::size_t>(k)], z_true[static_cast<std::size_t>(k)], 0.35) << landmarks::proportion_name(k);
+  EXPECT_LT(fit.rms_iod, fit.rms_iod_mean_face);
+  // No frames: the mean face, nothing else.
+  EXPECT_EQ(face::fit_identity({}, K).shape, landmarks::mean_face());
+}
+
 TEST(Smoothing, NoLagAndLessNoise) {
   // A quadratic passes unchanged (no lag, no shrinkage); a noisy sine keeps its phase.
   std::vector<double> q;
@@ -234,6 +279,43 @@ TEST(Crop, ResampleKeepsAFlatImageAndShrinksByArea) {
   Image img = subject::crop_resample(rgb.data(), 400, 300, w);
   ASSERT_EQ(img.width, 64);
   for (std::uint8_t v : img.pixels) EXPECT_NEAR(v, 100, 3);  // a checkerboard averages to grey
+}
+
+TEST(Crop, SameScaleCutOutIsExactAndAgreesWithTheFilter) {
+  std::vector<std::uint8_t> rgb(90 * 70 * 3);
+  std::mt19937_64 rng(2);
+  for (auto& v : rgb) v = static_cast<std::uint8_t>(rng());
+  subject::CropWindow w;
+  w.x0 = 7, w.y0 = 5, w.side = 48, w.size = 48;
+  Image img = subject::crop_resample(rgb.data(), 90, 70, w);
+  for (int y = 0; y < 48; ++y)
+    for (int x = 0; x < 48; ++x)
+      for (int c = 0; c < 3; ++c)
+        ASSERT_EQ(img.pixels[(static_cast<std::size_t>(y) * 48 + x) * 3 + c], rgb[(static_cast<std::size_t>(y + 5) * 90 + x + 7) * 3 + c]);
+  // The filtered path a hair away from the same window gives the same pixels to within rounding.
+  w.x0 = 7 + 1e-6;
+  Image near = subject::crop_resample(rgb.data(), 90, 70, w);
+  int worst = 0;
+  for (std::size_t i = 0; i < img.pixels.size(); ++i) worst = std::max(worst, std::abs(img.pixels[i] - near.pixels[i]));
+  EXPECT_LE(worst, 1);
+}
+
+TEST(Masks, MajorityVoteRemovesSpecksAndFillsPinholes) {
+  // Foreground = differs from the background; a lone speck goes, a pinhole in a block fills.
+  const int S = 32;
+  Image bg{S, S, 3, std::vector<std::uint8_t>(S * S * 3, 50)}, fr = bg;
+  auto set = [&](int x, int y, std::uint8_t v) { for (int c = 0; c < 3; ++c) fr.pixels[(static_cast<std::size_t>(y) * S + x) * 3 + c] = v; };
+  set(3, 3, 200);  // speck
+  for (int y = 20; y < 32; ++y)
+    for (int x = 10; x < 30; ++x) set(x, y, 200);  // body block reaching the bottom edge
+  set(15, 25, 50);  // pinhole
+  Image m = subject::make_mask(fr, bg, {}, {}, 0.f);  // no face or head outline: the foreground is torso
+  auto at = [&](int x, int y) { return m.pixels[static_cast<std::size_t>(y) * S + x]; };
+  EXPECT_EQ(at(3, 3), 0);
+  EXPECT_EQ(at(15, 25), 1);
+  EXPECT_EQ(at(10, 31), 1);  // block corner on the edge: 4 of 9 in the block, edges replicated make 6
+  EXPECT_EQ(at(9, 25), 0);
+  EXPECT_EQ(at(0, 0), 0);
 }
 
 TEST(Background, MedianOutsideThePriorAndFilledWhereNeverSeen) {

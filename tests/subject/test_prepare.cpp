@@ -13,6 +13,7 @@
 #include "emogene/audio/audio.h"
 #include "emogene/core/image.h"
 #include "emogene/dataset/dataset.h"
+#include "emogene/face/face.h"
 #include "emogene/face/pnp.h"
 #include "emogene/subject/prepare.h"
 #include "emogene/synth/synth.h"
@@ -193,6 +194,72 @@ TEST_F(Prepared, MatchesTheSyntheticTruth) {
         mask_n++;
       }
     }
+  }
+  if (std::getenv("EMOGENE_PREPARE_DIAG")) {
+    // Where the pitch offset comes from: PnP (points 17-67) on the truth's 2D projections and on
+    // dlib's reading of the true frames, against the mean face and against the identity's own shape.
+    dataset::Dataset sd(base_ + "/synth");
+    const landmarks::Shape own = sd.neutral_shape(sd.meta().clips[0].identity);
+    face::FaceDetector det(1);
+    face::LandmarkPredictor lp;
+    std::vector<double> e_tm, e_to, e_dm, e_do;
+    std::vector<Eigen::Vector2d> dl_bias(68, Eigen::Vector2d::Zero());
+    std::vector<face::Points2> dl_all, tp_all;
+    std::vector<face::HeadPose> Pt_all;
+    int nb = 0;
+    std::int64_t g = 0;
+    for (std::size_t c = 0; c < sd.meta().clips.size(); ++c) {
+      dataset::ClipData d = sd.load_clip(c, false);
+      for (std::int64_t t = 0; t < d.frames(); ++t, ++g) {
+        if (g % 5) continue;
+        const face::HeadPose Pt = face::HeadPose::from_matrix(&take_.poses[static_cast<std::size_t>(g) * 16]);
+        const landmarks::Shape st = take_.landmarks.frame(g);
+        face::Points2 tp;
+        for (int i = 0; i < 68; ++i) {
+          Eigen::Vector2d q = face::project(Pt.R * st.row(i).transpose().cast<double>() + Pt.t, Kt);
+          tp[static_cast<std::size_t>(i)] = {static_cast<float>(q.x()), static_cast<float>(q.y())};
+        }
+        auto err = [&](const face::Points2& uv, const landmarks::Shape& model) {
+          face::PnpResult r = face::solve_pnp(uv, model, Kt);
+          return Eigen::AngleAxisd(r.pose.R.transpose() * Pt.R).angle() * 180 / M_PI;
+        };
+        e_tm.push_back(err(tp, landmarks::mean_face()));
+        e_to.push_back(err(tp, own));
+        Image img = read_png(sd.clip_frame_path(c, t));
+        auto boxes = det.detect(img);
+        if (boxes.empty()) continue;
+        face::Points2 dp = lp.predict(img, boxes[0]);
+        dl_all.push_back(dp);
+        tp_all.push_back(tp);
+        Pt_all.push_back(Pt);
+        e_dm.push_back(err(dp, landmarks::mean_face()));
+        e_do.push_back(err(dp, own));
+        const double iodp = std::hypot(tp[45][0] - tp[36][0], tp[45][1] - tp[36][1]);
+        for (int i = 0; i < 68; ++i)
+          dl_bias[static_cast<std::size_t>(i)] += Eigen::Vector2d(dp[static_cast<std::size_t>(i)][0] - tp[static_cast<std::size_t>(i)][0],
+                                                                  dp[static_cast<std::size_t>(i)][1] - tp[static_cast<std::size_t>(i)][1]) / iodp;
+        nb++;
+      }
+    }
+    std::printf("[ diag ] rotation error median: truth 2D vs mean face %.2f°, vs own shape %.2f°; dlib 2D vs mean face %.2f°, vs own shape %.2f°\n",
+                percentile(e_tm, 0.5), percentile(e_to, 0.5), percentile(e_dm, 0.5), percentile(e_do, 0.5));
+    for (double f : {take_.K[0], 512.0, summary_.focal}) {
+      const face::Intrinsics Kf{f, f, take_.K[2], take_.K[3]};
+      for (int which = 0; which < 2; ++which) {
+        face::IdentityFit fit = face::fit_identity(which ? dl_all : tp_all, Kf);
+        std::vector<double> e;
+        for (std::size_t k = 0; k < fit.poses.size(); ++k) e.push_back(Eigen::AngleAxisd(fit.poses[k].R.transpose() * Pt_all[k].R).angle() * 180 / M_PI);
+        std::printf("[ diag ] fit_identity on %s at focal %.0f: rotation error median %.2f°; z", which ? "dlib" : "truth 2D", f, percentile(e, 0.5));
+        for (float v : fit.z) std::printf(" %+.2f", v);
+        std::printf("; rms %.2f%% (mean face %.2f%%)\n", 100 * fit.rms_iod, 100 * fit.rms_iod_mean_face);
+      }
+    }
+    for (int i = 17; i < 68; ++i)
+      std::printf("[ diag ] dlib - truth point %d: %+.1f %+.1f %% IOD\n", i, 100 * dl_bias[static_cast<std::size_t>(i)].x() / nb,
+                  100 * dl_bias[static_cast<std::size_t>(i)].y() / nb);
+    landmarks::Shape mf = landmarks::mean_face();
+    for (int i = 17; i < 68; ++i)
+      std::printf("[ diag ] own - mean face point %d: %+.3f %+.3f %+.3f\n", i, own(i, 0) - mf(i, 0), own(i, 1) - mf(i, 1), own(i, 2) - mf(i, 2));
   }
   // Rotation error with the constant frame offset (mean face vs this identity's frontal) removed.
   Eigen::JacobiSVD<Eigen::Matrix3d> svd(offset_sum, Eigen::ComputeFullU | Eigen::ComputeFullV);

@@ -9,6 +9,11 @@
 //    restricted to a band of ±window frames, with a learnt relative position bias per head and
 //    offset (no absolute position anywhere), so any length works and frames further than
 //    layers × window from a cut do not change when the sequence is cut; a per-frame output head.
+//    With model.edges (the default) every position of a band that lies outside the sequence (before
+//    its start, after its end, or padding) holds a learnt "outside" frame per layer instead of being
+//    dropped, so a frame knows how near it is to the start or the end of the utterance: expressions
+//    build up after an utterance starts and relax before it ends, and a clip-level condition
+//    (model.condition "clip") leaves that timing to the model.
 //  - "mlp" (the baseline, after the per-frame MLP of EmoGene's public code: 204 + 16 → 256 → 256 →
 //    204 with an Embedding(8, 16), trained with MSE and Adam 5e-4; see configs/m2e/mlp.json): the
 //    same input displacement concatenated with the 16-d emotion embedding (mixed by the weights,
@@ -37,6 +42,11 @@ struct M2EConfig {
   std::int64_t ff = 256;
   std::int64_t window = 16;  // attention reaches ±window frames in each layer
   double dropout = 0.1;
+  bool edges = true;  // learnt outside frames at the sequence's edges (see above)
+  // What the model is trained and evaluated on: "clip" (the clip's nominal emotion and level, as a
+  // user's SPEC gives it: constant over the clip) or "track" (the dataset's per-frame emotion.npy /
+  // intensity.npy, which carries the synthetic world's onset and offset).
+  std::string condition = "clip";
   // mlp baseline
   std::int64_t mlp_hidden = 256;
   std::int64_t mlp_embed = 16;
@@ -53,18 +63,25 @@ torch::Tensor gen_dropout(const torch::Tensor& x, double p, at::Generator* gen, 
 
 // Multi-head self-attention over a band |i - j| <= window, with a learnt bias per head and
 // relative offset. Long sequences are processed in query chunks (the result is the same).
+// edges: every band position outside the valid frames attends to a learnt outside frame `pad`
+// (its key and value through the same projection) with that offset's bias. All outside positions
+// of a query share one key, so they enter the softmax as one logit q·k_pad + log Σ exp(bias) over
+// the query's outside offsets: exactly as if the sequence were padded with copies of `pad`.
 struct BandAttentionImpl : torch::nn::Module {
-  BandAttentionImpl(std::int64_t dim, std::int64_t heads, std::int64_t window);
-  // x [B, T, dim]; mask [B, T] (1 valid, 0 padding: padded keys are never attended to).
+  BandAttentionImpl(std::int64_t dim, std::int64_t heads, std::int64_t window, bool edges = false);
+  // x [B, T, dim]; mask [B, T] (1 valid, 0 padding: padded keys are never attended to, or are
+  // outside frames with edges).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask);
   std::int64_t dim, heads, window;
+  bool edges;
   torch::nn::Linear qkv{nullptr}, proj{nullptr};
   torch::Tensor rel_bias;  // [heads, 2 window + 1]
+  torch::Tensor pad;       // [dim], with edges
 };
 TORCH_MODULE(BandAttention);
 
 struct EncoderLayerImpl : torch::nn::Module {
-  EncoderLayerImpl(std::int64_t dim, std::int64_t heads, std::int64_t ff, std::int64_t window, double dropout);
+  EncoderLayerImpl(std::int64_t dim, std::int64_t heads, std::int64_t ff, std::int64_t window, double dropout, bool edges = false);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask, at::Generator* gen);
   double dropout;
   torch::nn::LayerNorm ln1{nullptr}, ln2{nullptr};

@@ -26,7 +26,7 @@
 
 namespace emogene::emotion {
 
-constexpr int kM2EFormat = 1;
+constexpr int kM2EFormat = 2;  // 2: model.edges and model.condition
 
 struct TrainM2EOptions {
   std::string data;            // corpus dataset folder
@@ -40,8 +40,9 @@ struct TrainM2EOptions {
 class M2EModel;
 
 // Held-out quality of an m2e model on a dataset split (issue 7; metrics of DESIGN §7). Each clip's
-// landmarks_neutral.npy goes in with the clip's own emotion track; LMDs are in IOD units, averaged
-// over clips.
+// landmarks_neutral.npy goes in with the condition the model was trained on (model.condition):
+// "clip", the clip's nominal emotion at its level for every frame (what a user's SPEC gives), or
+// "track", the clip's own emotion.npy / intensity.npy; LMDs are in IOD units, averaged over clips.
 struct M2EEval {
   std::int64_t clips = 0, frames = 0;
   double f_lmd = 0, m_lmd = 0;              // output vs landmarks_emotional.npy
@@ -86,6 +87,7 @@ class M2EModel {
   M2EModel(M2EModel&&) noexcept;
   const std::string& path() const;
   const std::string& kind() const;        // "transformer" | "mlp"
+  const std::string& condition() const;   // "clip" | "track" (M2EConfig::condition)
   double fps() const;                     // the rate it was trained at
   std::int64_t receptive_field() const;   // frames on each side that can change an output frame
 

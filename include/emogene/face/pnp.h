@@ -81,4 +81,23 @@ double focal_prior(int width, int height);
 FocalFit refine_focal(const std::vector<Points2>& frames, const landmarks::Shape& model, double cx, double cy,
                       double prior, double prior_log_std = 0.5, int max_frames = 120, double correlation = 20);
 
+// The subject's identity as the landmarks see it: the proportion scores z (landmarks::
+// apply_proportions) and one pose per frame that together best explain `frames`, by maximum a
+// posteriori: the Huber reprojection cost of each frame (the PnP points and weights of `opt`, noise
+// `noise_iod` of the frame's 2D inter-ocular distance), averaged over the frames because their
+// errors are shared (the same identity, the same detector bias), plus the N(0, 1) prior of the
+// scores. Levenberg–Marquardt over all unknowns at once (the poses eliminated by a Schur
+// complement), starting from the mean face. It separates what PnP against the mean face cannot:
+// a long nose from a head pitched down. Deterministic.
+struct IdentityFit {
+  landmarks::ProportionScores z{};
+  landmarks::Shape shape;       // apply_proportions(z)
+  std::vector<HeadPose> poses;  // per frame
+  double rms_iod_mean_face = 0; // mean reprojection RMS / IOD with the mean face (own poses)
+  double rms_iod = 0;           // ... with the fitted shape
+  int iterations = 0;
+};
+IdentityFit fit_identity(const std::vector<Points2>& frames, const Intrinsics& K, double noise_iod = 0.015,
+                         const PnpOptions& opt = {});
+
 }  // namespace emogene::face

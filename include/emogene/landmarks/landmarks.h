@@ -4,6 +4,8 @@
 // between its outer eye corners 36/45). Geometry and measurements on shapes and sequences.
 #pragma once
 
+#include <array>
+
 #include <Eigen/Core>
 #include <Eigen/Geometry>
 #include <cstdint>
@@ -41,6 +43,22 @@ struct Sequence {
 // The 3D mean face of the project, in canonical units (built from published anthropometric
 // measurements, see mean_face.cpp). By construction: origin at the midpoint of 39/42, |36-45| = 1.
 const Shape& mean_face();
+
+// --- identities: proportions around the mean face -----------------------------------------
+// How adult faces differ from the mean face, as standard scores of nine anthropometric proportions
+// with their population spreads (Farkas 1994: adult standard deviations of facial widths and
+// heights are 4-7% of the mean): face width (sd 5%), jaw width (6%), lower-face height (5%),
+// mouth width (7%), nose length (7%), nose width (7%), eye spacing (5%), brow height (±0.025 of
+// the IOD, additive) and lip thickness (12%). The synthetic world draws its identities from this
+// model; `prepare` fits it to a subject's landmarks (face::fit_identity), because a nose that is
+// longer than the mean face's looks, to a PnP against the mean face, like a head pitched down.
+constexpr int kProportions = 9;
+enum Proportion { kFaceWidth, kJawWidth, kLowerFaceHeight, kMouthWidth, kNoseLength, kNoseWidth, kEyeSpacing, kBrowHeight, kLipThickness };
+using ProportionScores = std::array<float, kProportions>;
+const char* proportion_name(int k);
+// The mean face deformed by the scores (0: the mean face), in canonical units (normalised: origin
+// between 39 and 42, |36-45| = 1). Only x and y change; depth stays the mean face's.
+Shape apply_proportions(const ProportionScores& z);
 
 // --- the canonical space -------------------------------------------------------------------
 // Per-identity origin and scale, from that identity's neutral shape (in any units and pose).
