@@ -15,7 +15,9 @@
 #include "cli/commands.h"
 #include "emogene/audio/audio.h"
 #include "emogene/core/error.h"
+#include "emogene/core/image.h"
 #include "emogene/core/safetensors.h"
+#include "emogene/dataset/dataset.h"
 #include "emogene/emotion/emoclf.h"
 #include "emogene/emotion/m2e_io.h"
 #include "emogene/eval/landmark_metrics.h"
@@ -237,6 +239,63 @@ float eye_2d(const face::Points2& p) {
   return 0.5f * (l + r);
 }
 
+struct ControlStats {
+  double r_gap = 0, r_eye = 0, blink_ratio = 0;
+  std::int64_t blink_frames = 0;
+};
+
+// Correlations, and dlib's eye openness at the driving blinks (eye openness under 0.6 of the
+// median) relative to the open frames'.
+ControlStats control_stats(const Control& ctl) {
+  ControlStats c;
+  if (ctl.eye_drive.empty()) return c;
+  c.r_gap = eval::pearson(ctl.gap_drive, ctl.gap_dlib);
+  c.r_eye = eval::pearson(ctl.eye_drive, ctl.eye_dlib);
+  std::vector<float> sorted = ctl.eye_drive;
+  std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(sorted.size() / 2), sorted.end());
+  const float med = sorted[sorted.size() / 2];
+  double shut = 0, open = 0;
+  std::int64_t n_open = 0;
+  for (std::size_t i = 0; i < ctl.eye_drive.size(); ++i) {
+    if (ctl.eye_drive[i] < 0.6f * med) {
+      shut += ctl.eye_dlib[i];
+      ++c.blink_frames;
+    } else {
+      open += ctl.eye_dlib[i];
+      ++n_open;
+    }
+  }
+  if (c.blink_frames > 0 && n_open > 0) c.blink_ratio = (shut / static_cast<double>(c.blink_frames)) / (open / static_cast<double>(n_open));
+  return c;
+}
+
+// The same reading of the split's true frames against their own landmarks: what the measurement
+// itself can see (a ceiling for the renders' figures).
+Control control_on_truth(const std::string& dir, const std::string& split, std::int64_t stride, face::FaceDetector& det,
+                         face::LandmarkPredictor& pred) {
+  Control ctl;
+  dataset::Dataset ds(dir);
+  for (std::size_t c : ds.clips_in_split(split)) {
+    dataset::ClipData d = ds.load_clip(c, false);
+    for (std::int64_t t = 0; t < d.frames(); t += std::max<std::int64_t>(1, stride)) {
+      ++ctl.frames;
+      const Image img = read_png(ds.clip_frame_path(c, t));
+      std::vector<face::FaceBox> boxes = det.detect(img);
+      if (boxes.empty()) continue;
+      ++ctl.detected;
+      const face::Points2 p = pred.predict(img, *std::max_element(boxes.begin(), boxes.end(), [](const auto& x, const auto& y) {
+        return x.width() < y.width();
+      }));
+      const landmarks::Shape s = d.landmarks.frame(t);
+      ctl.gap_drive.push_back(landmarks::lip_gap(s));
+      ctl.eye_drive.push_back(landmarks::eye_openness(s));
+      ctl.gap_dlib.push_back(gap_2d(p));
+      ctl.eye_dlib.push_back(eye_2d(p));
+    }
+  }
+  return ctl;
+}
+
 void eval_nerf_checkpoint(const Args& a) {
   if (a.ref.empty()) throw bad_input("--ref", "a nerf checkpoint is measured against a subject dataset: give --ref DIR");
   const render::SubjectModel m(a.pred);
@@ -283,28 +342,18 @@ void eval_nerf_checkpoint(const Args& a) {
                       {"psnr_face", e.psnr_face}, {"psnr_mouth", e.psnr_mouth}, {"psnr_frame", e.psnr_frame},
                       {"ssim_face", e.ssim_face}, {"ssim_frame", e.ssim_frame}, {"samples_per_frame", e.samples_per_frame},
                       {"seconds_per_frame", e.seconds_per_frame}, {"driven_by", a.drive.empty() ? a.split : a.drive}};
-  double r_gap = 0, r_eye = 0, blink_ratio = 0;
-  std::int64_t blink_frames = 0;
+  ControlStats cs, ts;
+  Control truth;
   if (a.control && ctl.frames > 0) {
-    r_gap = eval::pearson(ctl.gap_drive, ctl.gap_dlib);
-    r_eye = eval::pearson(ctl.eye_drive, ctl.eye_dlib);
-    std::vector<float> sorted = ctl.eye_drive;
-    std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(sorted.size() / 2), sorted.end());
-    const float med = sorted[sorted.size() / 2];
-    double shut = 0, open = 0;
-    std::int64_t n_open = 0;
-    for (std::size_t i = 0; i < ctl.eye_drive.size(); ++i) {
-      if (ctl.eye_drive[i] < 0.6f * med) {
-        shut += ctl.eye_dlib[i];
-        ++blink_frames;
-      } else {
-        open += ctl.eye_dlib[i];
-        ++n_open;
-      }
+    cs = control_stats(ctl);
+    j["control"] = {{"frames", ctl.frames}, {"detected", ctl.detected}, {"lip_gap_r", cs.r_gap}, {"eye_openness_r", cs.r_eye},
+                    {"blink_frames", cs.blink_frames}, {"dlib_eye_at_blinks_vs_open", cs.blink_ratio}};
+    if (a.drive.empty()) {
+      truth = control_on_truth(a.ref, a.split, a.stride, *det, *pred);
+      ts = control_stats(truth);
+      j["control_truth"] = {{"frames", truth.frames}, {"detected", truth.detected}, {"lip_gap_r", ts.r_gap}, {"eye_openness_r", ts.r_eye},
+                            {"blink_frames", ts.blink_frames}, {"dlib_eye_at_blinks_vs_open", ts.blink_ratio}};
     }
-    if (blink_frames > 0 && n_open > 0) blink_ratio = (shut / static_cast<double>(blink_frames)) / (open / static_cast<double>(n_open));
-    j["control"] = {{"frames", ctl.frames}, {"detected", ctl.detected}, {"lip_gap_r", r_gap}, {"eye_openness_r", r_eye},
-                    {"blink_frames", blink_frames}, {"dlib_eye_at_blinks_vs_open", blink_ratio}};
   }
   if (a.json) {
     std::printf("%s\n", j.dump(2).c_str());
@@ -320,8 +369,13 @@ void eval_nerf_checkpoint(const Args& a) {
   if (a.control)
     std::printf("  dlib on the renders (%lld of %lld faces detected): lip gap r %.3f, eye openness r %.3f; at the %lld driving "
                 "blink frames dlib's eye openness is %.2f of the open frames'\n",
-                static_cast<long long>(ctl.detected), static_cast<long long>(ctl.frames), r_gap, r_eye,
-                static_cast<long long>(blink_frames), blink_ratio);
+                static_cast<long long>(ctl.detected), static_cast<long long>(ctl.frames), cs.r_gap, cs.r_eye,
+                static_cast<long long>(cs.blink_frames), cs.blink_ratio);
+  if (a.control && truth.frames > 0)
+    std::printf("  dlib on the true frames, for scale (%lld of %lld detected): lip gap r %.3f, eye openness r %.3f; at the %lld "
+                "blink frames %.2f of the open frames'\n",
+                static_cast<long long>(truth.detected), static_cast<long long>(truth.frames), ts.r_gap, ts.r_eye,
+                static_cast<long long>(ts.blink_frames), ts.blink_ratio);
 }
 
 // A render dump (--dump DIR): head motion in idle and speaking stretches (EmoGene Table II).

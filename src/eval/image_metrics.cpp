@@ -61,6 +61,11 @@ Box mouth_box(const std::vector<Eigen::Vector2f>& p, int width, int height) {
   return grown(extent(p, 48, 68), 0.1 * (f.hx - f.lx), 0.1 * (f.hy - f.ly), width, height);
 }
 
+Box eyes_box(const std::vector<Eigen::Vector2f>& p, int width, int height) {
+  const Extent f = extent(p, 0, 68);
+  return grown(extent(p, 36, 48), 0.05 * (f.hx - f.lx), 0.05 * (f.hy - f.ly), width, height);
+}
+
 double mse(const Image& a, const Image& b, const Box& box) {
   check_pair(a, b, box);
   double s = 0;

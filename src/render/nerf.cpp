@@ -94,8 +94,23 @@ ConditionNetImpl::ConditionNetImpl(const ConditionConfig& c) : cfg(c) {
                                           torch::nn::Conv1d(torch::nn::Conv1dOptions(ch[i], ch[i + 1], 3).padding(1))));
     att_linear = register_module("att_linear", torch::nn::Linear(cfg.window, cfg.window));
   }
+  if (cfg.eyes) {
+    eye_net = register_module("eye_net", torch::nn::Linear(2, cfg.dims));
+    torch::NoGradGuard ng;
+    eye_net->weight.zero_();
+    eye_net->bias.zero_();
+  }
   mean = register_buffer("mean", torch::zeros({2 * kLandmarkPoints}));
   stdev = register_buffer("std", torch::ones({2 * kLandmarkPoints}));
+}
+
+torch::Tensor eye_aspect_ratios(const torch::Tensor& lm) {
+  const torch::Tensor xy = lm.narrow(-1, 0, 2);
+  auto pt = [&](int i) { return xy.select(-2, i); };
+  auto d = [&](int a, int b) { return (pt(a) - pt(b)).norm(2, -1); };
+  const torch::Tensor r = (d(37, 41) + d(38, 40)) / (2 * d(36, 39) + 1e-6);
+  const torch::Tensor l = (d(43, 47) + d(44, 46)) / (2 * d(42, 45) + 1e-6);
+  return torch::stack({r, l}, -1);
 }
 
 torch::Tensor ConditionNetImpl::features(const torch::Tensor& lm) const {
@@ -115,11 +130,17 @@ torch::Tensor ConditionNetImpl::forward(const torch::Tensor& landmarks) {
                   std::to_string(cfg.window) + " frames), got " + shape_text(landmarks));
   const std::int64_t B = lm.size(0), W = cfg.window;
   torch::Tensor f = frame_net->forward(features(lm).reshape({B * W, 2 * kLandmarkPoints})).view({B, W, cfg.dims});
-  if (W == 1) return f.select(1, 0);
-  torch::Tensor h = f.transpose(1, 2);  // [B, C, W]
-  for (auto& conv : att_convs) h = torch::leaky_relu(conv->forward(h), 0.02);
-  const torch::Tensor att = torch::softmax(att_linear->forward(h.view({B, W})), 1);  // [B, W]
-  return (f * att.unsqueeze(-1)).sum(1);                                              // [B, C]
+  torch::Tensor out;
+  if (W == 1) {
+    out = f.select(1, 0);
+  } else {
+    torch::Tensor h = f.transpose(1, 2);  // [B, C, W]
+    for (auto& conv : att_convs) h = torch::leaky_relu(conv->forward(h), 0.02);
+    const torch::Tensor att = torch::softmax(att_linear->forward(h.view({B, W})), 1);  // [B, W]
+    out = (f * att.unsqueeze(-1)).sum(1);                                               // [B, C]
+  }
+  if (cfg.eyes) out = out + eye_net->forward(eye_aspect_ratios(lm.select(1, W / 2)).to(out.scalar_type()) / 0.3);
+  return out;
 }
 
 // ---- head ---------------------------------------------------------------------------------------

@@ -80,10 +80,11 @@ NerfConfig NerfConfig::from_json(const nlohmann::json& j, const std::string& whe
   positive(c.frames, where, "frames");
 
   const nlohmann::json& cj = j.contains("condition") ? j.at("condition") : nlohmann::json();
-  refuse_unknown(cj, {"hidden", "dims", "window"}, where, "condition");
+  refuse_unknown(cj, {"hidden", "dims", "window", "eyes"}, where, "condition");
   get(cj, "hidden", c.condition.hidden, where, "condition");
   get(cj, "dims", c.condition.dims, where, "condition");
   get(cj, "window", c.condition.window, where, "condition");
+  get(cj, "eyes", c.condition.eyes, where, "condition");
   positive(c.condition.hidden, where, "condition.hidden");
   positive(c.condition.dims, where, "condition.dims");
   check_input(c.condition.window >= 1 && c.condition.window % 2 == 1 && c.condition.window <= 33, where,
@@ -184,7 +185,7 @@ nlohmann::json NerfConfig::to_json() const {
   return {{"box_min", box_min},
           {"box_max", box_max},
           {"frames", frames},
-          {"condition", {{"hidden", condition.hidden}, {"dims", condition.dims}, {"window", condition.window}}},
+          {"condition", {{"hidden", condition.hidden}, {"dims", condition.dims}, {"window", condition.window}, {"eyes", condition.eyes}}},
           {"head",
            {{"grid", head.grid.to_json()},
             {"ambient_dims", head.ambient_dims},

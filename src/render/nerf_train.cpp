@@ -53,7 +53,7 @@ struct Take {
   std::vector<std::int64_t> frame_index;            // per frame: its latent code, or −1
   torch::Tensor images;  // [F, H, W, 3] u8, F = train.size()
   torch::Tensor masks;   // [F, H, W] u8 (0 background, 1 torso, 2 head)
-  std::vector<eval::Box> face, mouth;  // per training frame
+  std::vector<eval::Box> face, mouth, eyes;  // per training frame
   std::int64_t frames() const { return poses.size(0); }
 };
 
@@ -120,6 +120,7 @@ Take load_take(const std::string& dir, bool with_pixels) {
     const auto p = to_points(project_points(t.landmarks[g], t.poses[g], t.K));
     t.face.push_back(eval::face_box(p, t.width, t.height));
     t.mouth.push_back(eval::mouth_box(p, t.width, t.height));
+    t.eyes.push_back(eval::eyes_box(p, t.width, t.height));
   }
   if (!with_pixels) return t;
   const std::int64_t F = static_cast<std::int64_t>(t.train.size());
@@ -179,7 +180,7 @@ SubjectInfo subject_info(const Take& t, const std::string& source) {
 
 struct TrainSettings {
   std::int64_t frames = 4, rays = 4096;
-  double face_share = 0.5, mouth_share = 0.2;
+  double face_share = 0.5, mouth_share = 0.2, eye_share = 0.0;
   double w_rgb = 1, w_head_mask = 0.1, w_torso_mask = 0.1, w_ambient = 1e-4, w_latent = 1e-4;
   double grid_lr_scale = 10, weight_decay = 0, beta1 = 0.9, beta2 = 0.99, eps = 1e-15;
   bool save_f16 = true;
@@ -195,11 +196,12 @@ TrainSettings settings_from(const nlohmann::json& cfg, const std::string& where)
     return j;
   };
   try {
-    const auto d = section("data", {"frames", "rays", "face_share", "mouth_share"});
+    const auto d = section("data", {"frames", "rays", "face_share", "mouth_share", "eye_share"});
     s.frames = d.value("frames", s.frames);
     s.rays = d.value("rays", s.rays);
     s.face_share = d.value("face_share", s.face_share);
     s.mouth_share = d.value("mouth_share", s.mouth_share);
+    s.eye_share = d.value("eye_share", s.eye_share);
     const auto l = section("loss", {"rgb", "head_mask", "torso_mask", "ambient", "latent"});
     s.w_rgb = l.value("rgb", s.w_rgb);
     s.w_head_mask = l.value("head_mask", s.w_head_mask);
@@ -217,8 +219,8 @@ TrainSettings settings_from(const nlohmann::json& cfg, const std::string& where)
     throw bad_input(where, std::string("bad value in the nerf config: ") + e.what());
   }
   if (s.frames < 1 || s.rays < s.frames) throw bad_input(where, "data.frames must be >= 1 and data.rays >= data.frames");
-  if (s.face_share < 0 || s.mouth_share < 0 || s.face_share + s.mouth_share > 1)
-    throw bad_input(where, "data.face_share and data.mouth_share must be >= 0 and sum to at most 1");
+  if (s.face_share < 0 || s.mouth_share < 0 || s.eye_share < 0 || s.face_share + s.mouth_share + s.eye_share > 1)
+    throw bad_input(where, "data.face_share, data.mouth_share and data.eye_share must be >= 0 and sum to at most 1");
   return s;
 }
 
@@ -298,6 +300,7 @@ TrainNerfReport train_nerf(const TrainNerfOptions& opt) {
   const std::int64_t HW = static_cast<std::int64_t>(take.width) * take.height;
   const std::int64_t n_face = static_cast<std::int64_t>(std::llround(ts.rays * ts.face_share));
   const std::int64_t n_mouth = static_cast<std::int64_t>(std::llround(ts.rays * ts.mouth_share));
+  const std::int64_t n_eyes = static_cast<std::int64_t>(std::llround(ts.rays * ts.eye_share));
 
   train::Hooks hooks;
   hooks.step = [&](std::int64_t step, at::Generator&) {
@@ -336,7 +339,7 @@ TrainNerfReport train_nerf(const TrainNerfOptions& opt) {
     for (std::int64_t b = 0; b < ts.frames; ++b) {
       const std::int64_t f = fi[static_cast<std::size_t>(b)], g = take.train[static_cast<std::size_t>(f)];
       const std::int64_t n = ts.rays / ts.frames + (b < ts.rays % ts.frames ? 1 : 0);
-      const std::int64_t nf = n_face * n / ts.rays, nm = n_mouth * n / ts.rays;
+      const std::int64_t nf = n_face * n / ts.rays, nm = n_mouth * n / ts.rays, ne = n_eyes * n / ts.rays;
       std::vector<float> uv;
       uv.reserve(static_cast<std::size_t>(2 * n));
       auto draw = [&](const eval::Box& box, std::int64_t count) {
@@ -352,7 +355,11 @@ TrainNerfReport train_nerf(const TrainNerfOptions& opt) {
       const eval::Box& mb = take.mouth[static_cast<std::size_t>(f)];
       draw(fb.empty() ? eval::whole_frame(take.width, take.height) : fb, nf);
       draw(mb.empty() ? eval::whole_frame(take.width, take.height) : mb, nm);
-      draw(eval::whole_frame(take.width, take.height), n - nf - nm);
+      if (ne > 0) {
+        const eval::Box& eb = take.eyes[static_cast<std::size_t>(f)];
+        draw(eb.empty() ? eval::whole_frame(take.width, take.height) : eb, ne);
+      }
+      draw(eval::whole_frame(take.width, take.height), n - nf - nm - ne);
       const torch::Tensor uvt = torch::from_blob(uv.data(), {n, 2}, torch::kFloat).clone();
       const torch::Tensor pose = take.poses[g];
       const Rays r = head_rays(uvt, take.K, pose);

@@ -68,6 +68,12 @@ TEST(ImageMetrics, FaceAndMouthBoxesGrowTheLandmarkBoxes) {
   EXPECT_EQ(m.x1, 90);
   EXPECT_EQ(m.y0, 90);
   EXPECT_EQ(m.y1, 116);
+  for (int i = 36; i < 48; ++i) p[static_cast<std::size_t>(i)] = {40.f + static_cast<float>(i - 36) * 5, 60.f + static_cast<float>(i % 2) * 4};
+  const eval::Box e = eval::eyes_box(p, 256, 256);  // eyes 40-95 x 60-64, grown by 5 px
+  EXPECT_EQ(e.x0, 35);
+  EXPECT_EQ(e.x1, 100);
+  EXPECT_EQ(e.y0, 55);
+  EXPECT_EQ(e.y1, 69);
   const eval::Box clipped = eval::face_box(p, 100, 100);
   EXPECT_EQ(clipped.x1, 100);
   EXPECT_EQ(clipped.y1, 100);

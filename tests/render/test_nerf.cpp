@@ -11,6 +11,7 @@
 #include "emogene/core/config.h"
 #include "emogene/core/error.h"
 #include "emogene/core/fileio.h"
+#include "emogene/landmarks/landmarks.h"
 #include "emogene/render/frame_renderer.h"
 #include "emogene/render/nerf.h"
 #include "emogene/render/nerf_config.h"
@@ -111,8 +112,13 @@ TEST(NerfConfig, FilesLoadAndRoundTrip) {
   EXPECT_EQ(d.occupancy.update_every, 16);
   EXPECT_EQ(d.march.samples_per_ray, 16);
   EXPECT_TRUE(d.torso.enabled);
-  // The defaults of the struct equal the default file.
-  EXPECT_EQ(NerfConfig::from_json(nlohmann::json::object(), "x").to_json(), d.to_json());
+  // The defaults of the struct equal the default file, but for the eye condition: on in the file,
+  // off in the struct so that checkpoints from before it load as they were trained.
+  NerfConfig e = NerfConfig::from_json(nlohmann::json::object(), "x");
+  EXPECT_FALSE(e.condition.eyes);
+  EXPECT_TRUE(d.condition.eyes);
+  e.condition.eyes = true;
+  EXPECT_EQ(e.to_json(), d.to_json());
 }
 
 TEST(NerfConfig, RefusesUnknownAndBadValues) {
@@ -311,6 +317,42 @@ TEST(NerfModules, ShapesAndDeviceAgnosticForward) {
   EXPECT_TRUE(net->head->ambient_grid->table.grad().defined());
   EXPECT_TRUE(net->head_latents.grad().defined());
   EXPECT_GT(net->condition->frame_net->linears[0]->weight.grad().abs().sum().item<double>(), 0);
+}
+
+TEST(NerfModules, EyeConditionStartsSilentAndReadsTheCentreFramesEyes) {
+  // Eye aspect ratios in torch equal landmarks::eye_openness (the mean of the two).
+  torch::manual_seed(3);
+  const torch::Tensor lm0 = torch::from_blob(const_cast<float*>(emogene::landmarks::mean_face().data()), {68, 3}, torch::kFloat).clone();
+  const torch::Tensor ear = eye_aspect_ratios(lm0);
+  emogene::landmarks::Shape flat = emogene::landmarks::mean_face();
+  flat.col(2).setZero();  // the frontal (x, y) reading, as the condition sees the landmarks
+  EXPECT_NEAR(ear.mean().item<double>(), emogene::landmarks::eye_openness(flat), 1e-5);
+  NerfConfig with = small_config(), without = small_config();
+  with.condition.eyes = true;
+  without.condition.eyes = false;
+  torch::manual_seed(4);
+  NerfNetwork a(with);
+  torch::manual_seed(4);
+  NerfNetwork b(without);
+  const std::int64_t W = with.condition.window;
+  torch::Tensor win = lm0.unsqueeze(0).expand({W, 68, 3}).clone() + torch::randn({W, 68, 3}) * 0.01;
+  torch::NoGradGuard ng;
+  // A fresh eye map is zero: the condition is the one without eyes.
+  EXPECT_LT((a->condition->forward(win) - b->condition->forward(win)).abs().max().item<double>(), 1e-6);
+  a->condition->eye_net->weight.normal_(0, 1);
+  // Close both eyes of the centre frame (upper lids onto the lower): the eye path moves the condition.
+  torch::Tensor shut = win.clone();
+  for (auto [up, lo] : {std::pair{37, 41}, std::pair{38, 40}, std::pair{43, 47}, std::pair{44, 46}})
+    shut[W / 2][up].narrow(0, 1, 1).copy_(shut[W / 2][lo].narrow(0, 1, 1));
+  EXPECT_LT(eye_aspect_ratios(shut[W / 2]).max().item<double>(), 0.05);
+  const torch::Tensor ca = a->condition->forward(win), cs = a->condition->forward(shut);
+  const torch::Tensor eye_part = a->condition->eye_net->forward((eye_aspect_ratios(shut[W / 2]) - eye_aspect_ratios(win[W / 2])) / 0.3) -
+                                 a->condition->eye_net->bias;
+  const torch::Tensor rest = b->condition->forward(shut) - b->condition->forward(win);  // the landmark path's share
+  EXPECT_LT((cs - ca - eye_part.unsqueeze(0) - rest).abs().max().item<double>(), 1e-4);
+  EXPECT_GT(eye_part.abs().max().item<double>(), 0.1);
+  // Checkpoints from before the eye path load with it off; new configs turn it on.
+  EXPECT_FALSE(NerfConfig::from_json(nlohmann::json::object(), "x").condition.eyes);
 }
 
 TEST(NerfModules, PlainRendererFrame) {

@@ -27,6 +27,8 @@ struct Box {
 Box whole_frame(int width, int height);
 Box face_box(const std::vector<Eigen::Vector2f>& points68, int width, int height);
 Box mouth_box(const std::vector<Eigen::Vector2f>& points68, int width, int height);
+// Both eyes with their lids: the extent of points 36-47 grown by 5% of the face's width and height.
+Box eyes_box(const std::vector<Eigen::Vector2f>& points68, int width, int height);
 
 // Mean squared error of two RGB images (same size, 3 channels, values 0-255 scaled to [0, 1]) over
 // a box. bad_input when sizes differ.

@@ -54,8 +54,14 @@ struct ConditionNetImpl : torch::nn::Module {
   Mlp frame_net{nullptr};
   std::vector<torch::nn::Conv1d> att_convs;
   torch::nn::Linear att_linear{nullptr};
+  torch::nn::Linear eye_net{nullptr};  // with cfg.eyes: [right, left] eye openness / 0.3 → dims (starts at zero)
   torch::Tensor mean, stdev;  // [136] (buffers "mean", "std")
 };
+
+// Eye aspect ratio of each eye from canonical landmarks [..., 68, 3] (x, y only): [..., 2] as
+// (right 36-41, left 42-47), (|p1 - p5| + |p2 - p4|) / (2 |p0 - p3|): landmarks::eye_openness of
+// the frontal projection (z set to 0).
+torch::Tensor eye_aspect_ratios(const torch::Tensor& landmarks);
 TORCH_MODULE(ConditionNet);
 
 struct HeadSamples {

@@ -33,6 +33,11 @@ struct ConditionConfig {
   std::int64_t hidden = 128;  // per-frame net 136 → hidden → hidden → dims (AD-NeRF AudioNet's widths)
   std::int64_t dims = 64;     // GeneFace++ cond_out_dim = 64
   std::int64_t window = 5;    // frames smoothed by attention (odd; GeneFace++ smo_win_size = 5); 1 = none
+  // The centre frame's eye openness (each eye's aspect ratio) added through its own linear map,
+  // outside the smoothing window: blinks last 2-10 frames and are a few of the 136 inputs, so the
+  // landmark condition alone let the field ignore them (RAD-NeRF's exp_eye feeds an eye-area
+  // scalar to its field for the same reason). Off in checkpoints from before it existed.
+  bool eyes = false;
 };
 
 // The head field in canonical head space.
