@@ -32,6 +32,22 @@ double iod_px(const Points2& uv) {
   return std::hypot(uv[36][0] - uv[45][0], uv[36][1] - uv[45][1]);
 }
 
+// d(u, v)/d(p_cam) of the pinhole projection at camera point p (w = -p.z).
+Eigen::Matrix<double, 2, 3> projection_jacobian(const Vector3d& p, const Intrinsics& K) {
+  const double w = -p.z();
+  Eigen::Matrix<double, 2, 3> d;
+  d << K.fx / w, 0, K.fx * p.x() / (w * w), 0, -K.fy / w, -K.fy * p.y() / (w * w);
+  return d;
+}
+
+// d(p_cam)/d(ω, t) for the left perturbation R ← exp(ω) R, t ← t + δt, at RX = R X.
+Eigen::Matrix<double, 3, 6> pose_jacobian(const Vector3d& RX) {
+  Eigen::Matrix<double, 3, 6> d;
+  d.leftCols<3>() = -skew(RX);
+  d.rightCols<3>() = Matrix3d::Identity();
+  return d;
+}
+
 // Huber cost of the reprojection residuals and, optionally, the normal equations of the
 // IRLS-weighted Gauss-Newton step in (ω, t) (left perturbation R ← exp(ω) R).
 double evaluate(const Points2& uv, const landmarks::Shape& X, const Intrinsics& K, const HeadPose& P, int first,
@@ -56,13 +72,7 @@ double evaluate(const Points2& uv, const landmarks::Shape& X, const Intrinsics& 
     const double wt = pwi * (e <= delta ? 1.0 : delta / e);
     cost += pwi * (e <= delta ? 0.5 * e * e : delta * (e - 0.5 * delta));
     if (!JtJ) continue;
-    // d(u, v)/dp
-    Eigen::Matrix<double, 2, 3> dproj;
-    dproj << K.fx / w, 0, K.fx * p.x() / (w * w), 0, -K.fy / w, -K.fy * p.y() / (w * w);
-    Eigen::Matrix<double, 3, 6> dp;
-    dp.leftCols<3>() = -skew(RX);
-    dp.rightCols<3>() = Matrix3d::Identity();
-    const Eigen::Matrix<double, 2, 6> J = dproj * dp;
+    const Eigen::Matrix<double, 2, 6> J = projection_jacobian(p, K) * pose_jacobian(RX);
     *JtJ += wt * J.transpose() * J;
     *Jtr += wt * J.transpose() * r;
   }
@@ -337,12 +347,8 @@ double frame_cost(const Points2& uv, const landmarks::Shape& X, const ShapeJacob
     cost += scale * pwi * (e <= delta ? 0.5 * e * e : delta * (e - 0.5 * delta));
     if (!blk) continue;
     const double wt = scale * pwi * (e <= delta ? 1.0 : delta / e);
-    Eigen::Matrix<double, 2, 3> dproj;
-    dproj << K.fx / w, 0, K.fx * p.x() / (w * w), 0, -K.fy / w, -K.fy * p.y() / (w * w);
-    Eigen::Matrix<double, 3, 6> dp;
-    dp.leftCols<3>() = -skew(RX);
-    dp.rightCols<3>() = Matrix3d::Identity();
-    const Eigen::Matrix<double, 2, 6> Jp = dproj * dp;
+    const Eigen::Matrix<double, 2, 3> dproj = projection_jacobian(p, K);
+    const Eigen::Matrix<double, 2, 6> Jp = dproj * pose_jacobian(RX);
     const Eigen::Matrix<double, 2, landmarks::kProportions> Jz = dproj * P.R * (*dX)[static_cast<std::size_t>(i)];
     blk->A += wt * Jp.transpose() * Jp;
     blk->B += wt * Jp.transpose() * Jz;

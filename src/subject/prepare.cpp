@@ -449,8 +449,8 @@ PrepareSummary prepare(const PrepareOptions& opt) {
     }
     return canon;
   };
-  // The neutral shape: per-point median over the idle frames (all frames when under a second idle).
-  auto neutral_of = [&](const landmarks::Sequence& canon) {
+  // The kept idle frames (the face at rest); all kept frames when they are under a second.
+  const std::vector<std::int64_t> rest_frames = [&] {
     std::vector<std::int64_t> use;
     for (std::int64_t t = 0; t < T; ++t)
       if (keep[static_cast<std::size_t>(t)] && idle[static_cast<std::size_t>(t)]) use.push_back(t);
@@ -459,6 +459,11 @@ PrepareSummary prepare(const PrepareOptions& opt) {
       for (std::int64_t t = 0; t < T; ++t)
         if (keep[static_cast<std::size_t>(t)]) use.push_back(t);
     }
+    return use;
+  }();
+  // The neutral shape: per-point median over the rest frames.
+  auto neutral_of = [&](const landmarks::Sequence& canon) {
+    const std::vector<std::int64_t>& use = rest_frames;
     landmarks::Shape n;
     std::vector<float> v(use.size());
     for (int i = 0; i < 68; ++i)
@@ -479,14 +484,7 @@ PrepareSummary prepare(const PrepareOptions& opt) {
   const auto t_pose = std::chrono::steady_clock::now();
   landmarks::Shape base_shape = M;
   {
-    std::vector<std::int64_t> cand;
-    for (std::int64_t t = 0; t < T; ++t)
-      if (keep[static_cast<std::size_t>(t)] && idle[static_cast<std::size_t>(t)]) cand.push_back(t);
-    if (static_cast<double>(cand.size()) < opt.fps) {
-      cand.clear();
-      for (std::int64_t t = 0; t < T; ++t)
-        if (keep[static_cast<std::size_t>(t)]) cand.push_back(t);
-    }
+    const std::vector<std::int64_t>& cand = rest_frames;
     std::vector<Points2> sel;
     const std::size_t m = std::min<std::size_t>(cand.size(), 96);
     for (std::size_t k = 0; k < m; ++k) sel.push_back(pts[static_cast<std::size_t>(cand[k * cand.size() / m])]);

@@ -312,13 +312,16 @@ TEST_F(Prepared, MatchesTheSyntheticTruth) {
   std::printf("[ figures ] prepare wall %.2f s for %.1f s of video: RTF %.3f (threads: process default)\n", wall_, T / m.fps, wall_ / (T / m.fps));
 
   // The goal is a median ≤ 3° against the truth. Frame to frame, prepare tracks the head
-  // to ~1.3° (median, constant offset removed), but its frontal convention (the mean face) sits a
-  // constant ~12° of pitch away from this identity's: dlib places the rendered nose base and lips
-  // 2-3% IOD higher than the synthetic truth, and PnP turns a relative vertical shift between the
-  // eyes and the (nearer) nose and mouth into pitch at ~4° per 1% IOD. Asserted: the tracking
-  // goal, and the absolute error as a regression guard at what is reached today.
+  // to ~0.9° (median, constant offset removed); the absolute error is a constant pitch of ~7.7°.
+  // EMOGENE_PREPARE_DIAG=1 prints where it comes from: PnP of the truth's own 2D projections against
+  // the mean face is 6.6° off (the identity's longer nose or shorter lower face reads as pitch),
+  // and 0.2° against the identity's own shape; fitting the proportions (face::fit_identity) brings
+  // the truth's 2D to 1.3°. On dlib's reading of the renders the same fit stays at ~7°: dlib places
+  // the synthetic face's nose base and mouth 2-3% IOD higher and its nasion 5-7% lower than the
+  // truth, a pattern that a pitch explains better than any identity. Asserted: the tracking goal,
+  // and the absolute error as a regression guard at what is reached today.
   EXPECT_LE(percentile(rot_rel, 0.5), 3.0);
-  EXPECT_LE(percentile(rot, 0.5), 15.0);
+  EXPECT_LE(percentile(rot, 0.5), 10.0);
   EXPECT_LE(percentile(lm2d, 0.5), 0.05);        // goal ≤ 5% IOD over 17-67
   EXPECT_LE(percentile(lmcan, 0.5), 0.06);
   ASSERT_FALSE(bd.empty());
