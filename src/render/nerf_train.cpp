@@ -181,6 +181,13 @@ SubjectInfo subject_info(const Take& t, const std::string& source) {
 struct TrainSettings {
   std::int64_t frames = 4, rays = 4096;
   double face_share = 0.5, mouth_share = 0.2, eye_share = 0.0;
+  // Error-weighted rays (instant-ngp's error map): a share drawn from cells of a per-frame grid in
+  // proportion to the colour error last seen there.
+  double error_share = 0.0;
+  std::int64_t error_cells = 16;  // cells on each side of a frame's error grid
+  // Coarse to fine: the targeted shares (face, mouth, eyes, error) grow linearly from 0 over the
+  // first focus_ramp steps; until then the rest are drawn over the whole frame.
+  std::int64_t focus_ramp = 0;
   double w_rgb = 1, w_head_mask = 0.1, w_torso_mask = 0.1, w_ambient = 1e-4, w_latent = 1e-4;
   double grid_lr_scale = 10, weight_decay = 0, beta1 = 0.9, beta2 = 0.99, eps = 1e-15;
   bool save_f16 = true;
@@ -196,12 +203,15 @@ TrainSettings settings_from(const nlohmann::json& cfg, const std::string& where)
     return j;
   };
   try {
-    const auto d = section("data", {"frames", "rays", "face_share", "mouth_share", "eye_share"});
+    const auto d = section("data", {"frames", "rays", "face_share", "mouth_share", "eye_share", "error_share", "error_cells", "focus_ramp"});
     s.frames = d.value("frames", s.frames);
     s.rays = d.value("rays", s.rays);
     s.face_share = d.value("face_share", s.face_share);
     s.mouth_share = d.value("mouth_share", s.mouth_share);
     s.eye_share = d.value("eye_share", s.eye_share);
+    s.error_share = d.value("error_share", s.error_share);
+    s.error_cells = d.value("error_cells", s.error_cells);
+    s.focus_ramp = d.value("focus_ramp", s.focus_ramp);
     const auto l = section("loss", {"rgb", "head_mask", "torso_mask", "ambient", "latent"});
     s.w_rgb = l.value("rgb", s.w_rgb);
     s.w_head_mask = l.value("head_mask", s.w_head_mask);
@@ -219,8 +229,11 @@ TrainSettings settings_from(const nlohmann::json& cfg, const std::string& where)
     throw bad_input(where, std::string("bad value in the nerf config: ") + e.what());
   }
   if (s.frames < 1 || s.rays < s.frames) throw bad_input(where, "data.frames must be >= 1 and data.rays >= data.frames");
-  if (s.face_share < 0 || s.mouth_share < 0 || s.eye_share < 0 || s.face_share + s.mouth_share + s.eye_share > 1)
-    throw bad_input(where, "data.face_share, data.mouth_share and data.eye_share must be >= 0 and sum to at most 1");
+  if (s.face_share < 0 || s.mouth_share < 0 || s.eye_share < 0 || s.error_share < 0 ||
+      s.face_share + s.mouth_share + s.eye_share + s.error_share > 1)
+    throw bad_input(where, "data.face_share, data.mouth_share, data.eye_share and data.error_share must be >= 0 and sum to at most 1");
+  if (s.error_cells < 1 || s.error_cells > 256) throw bad_input(where, "data.error_cells must be 1-256");
+  if (s.focus_ramp < 0) throw bad_input(where, "data.focus_ramp must be >= 0");
   return s;
 }
 
@@ -298,9 +311,17 @@ TrainNerfReport train_nerf(const TrainNerfOptions& opt) {
   const MarchSettings march_base = MarchSettings::from_config(nc);
   const torch::Tensor bg_f = take.background.to(torch::kFloat).div(255.0).reshape({-1, 3});
   const std::int64_t HW = static_cast<std::int64_t>(take.width) * take.height;
-  const std::int64_t n_face = static_cast<std::int64_t>(std::llround(ts.rays * ts.face_share));
-  const std::int64_t n_mouth = static_cast<std::int64_t>(std::llround(ts.rays * ts.mouth_share));
-  const std::int64_t n_eyes = static_cast<std::int64_t>(std::llround(ts.rays * ts.eye_share));
+  // The error map [F, G, G]: an exponential average of the colour error of the rays that fell in
+  // each cell (1 everywhere at the start: uniform). Kept with the occupancy state for --resume.
+  const std::int64_t Ge = ts.error_cells;
+  torch::Tensor errmap = torch::ones({F, Ge, Ge});
+  if (opt.resume && fs::exists(occupancy_path)) {
+    SafetensorsFile f(occupancy_path);
+    if (const TensorView* v = f.find("errormap"); v && v->numel() == errmap.numel()) {
+      const std::vector<float> e = v->to_float();
+      std::copy(e.begin(), e.end(), errmap.data_ptr<float>());
+    }
+  }
 
   train::Hooks hooks;
   hooks.step = [&](std::int64_t step, at::Generator&) {
@@ -331,7 +352,12 @@ TrainNerfReport train_nerf(const TrainNerfOptions& opt) {
         grid->update([&](const torch::Tensor& x) { return head->density(x, cond); }, G * G * G);
       }
     }
-    // Frames and rays.
+    // Frames and rays (the targeted shares ramp in over focus_ramp steps: coarse to fine).
+    const double focus = ts.focus_ramp > 0 ? std::min(1.0, static_cast<double>(step + 1) / static_cast<double>(ts.focus_ramp)) : 1.0;
+    const std::int64_t n_face = std::llround(static_cast<double>(ts.rays) * ts.face_share * focus);
+    const std::int64_t n_mouth = std::llround(static_cast<double>(ts.rays) * ts.mouth_share * focus);
+    const std::int64_t n_eyes = std::llround(static_cast<double>(ts.rays) * ts.eye_share * focus);
+    const std::int64_t n_err = std::llround(static_cast<double>(ts.rays) * ts.error_share * focus);
     std::vector<std::int64_t> fi(static_cast<std::size_t>(ts.frames));
     for (auto& f : fi) f = std::uniform_int_distribution<std::int64_t>(0, F - 1)(rng);
     std::vector<torch::Tensor> windows, uvs, origins, dirs, frame_of, anchors;
@@ -339,7 +365,7 @@ TrainNerfReport train_nerf(const TrainNerfOptions& opt) {
     for (std::int64_t b = 0; b < ts.frames; ++b) {
       const std::int64_t f = fi[static_cast<std::size_t>(b)], g = take.train[static_cast<std::size_t>(f)];
       const std::int64_t n = ts.rays / ts.frames + (b < ts.rays % ts.frames ? 1 : 0);
-      const std::int64_t nf = n_face * n / ts.rays, nm = n_mouth * n / ts.rays, ne = n_eyes * n / ts.rays;
+      const std::int64_t nf = n_face * n / ts.rays, nm = n_mouth * n / ts.rays, ne = n_eyes * n / ts.rays, nr = n_err * n / ts.rays;
       std::vector<float> uv;
       uv.reserve(static_cast<std::size_t>(2 * n));
       auto draw = [&](const eval::Box& box, std::int64_t count) {
@@ -359,7 +385,21 @@ TrainNerfReport train_nerf(const TrainNerfOptions& opt) {
         const eval::Box& eb = take.eyes[static_cast<std::size_t>(f)];
         draw(eb.empty() ? eval::whole_frame(take.width, take.height) : eb, ne);
       }
-      draw(eval::whole_frame(take.width, take.height), n - nf - nm - ne);
+      if (nr > 0) {
+        // Cells in proportion to their error, with a floor of a tenth of the frame's mean so no
+        // cell is starved; the pixel uniform in the cell.
+        const torch::Tensor e = errmap[f].flatten();
+        const torch::Tensor cells = torch::multinomial(e + 0.1 * e.mean(), nr, true);
+        const auto* cp = cells.data_ptr<std::int64_t>();
+        for (std::int64_t k = 0; k < nr; ++k) {
+          const std::int64_t cy = cp[k] / Ge, cx = cp[k] % Ge;
+          eval::Box cb;
+          cb.x0 = static_cast<int>(cx * take.width / Ge), cb.x1 = static_cast<int>((cx + 1) * take.width / Ge);
+          cb.y0 = static_cast<int>(cy * take.height / Ge), cb.y1 = static_cast<int>((cy + 1) * take.height / Ge);
+          draw(cb, 1);
+        }
+      }
+      draw(eval::whole_frame(take.width, take.height), n - nf - nm - ne - nr);
       const torch::Tensor uvt = torch::from_blob(uv.data(), {n, 2}, torch::kFloat).clone();
       const torch::Tensor pose = take.poses[g];
       const Rays r = head_rays(uvt, take.K, pose);
@@ -401,6 +441,20 @@ TrainNerfReport train_nerf(const TrainNerfOptions& opt) {
     }
     const torch::Tensor pred = hc.rgb + (1 - hc.alpha).unsqueeze(1) * under;
     const torch::Tensor l_rgb = (pred - truth).pow(2).mean();
+    if (ts.error_share > 0) {
+      // The error map: each touched cell moves halfway to the mean error of this step's rays in it.
+      torch::NoGradGuard ng;
+      const torch::Tensor err = (pred - truth).pow(2).mean(1).detach();
+      const torch::Tensor px = pix.remainder(HW), fr = pix.div(HW, "floor");
+      const torch::Tensor cell = fr * Ge * Ge + (px.div(take.width, "floor") * Ge).div(take.height, "floor") * Ge +
+                                 (px.remainder(take.width) * Ge).div(take.width, "floor");
+      torch::Tensor sum = torch::zeros({errmap.numel()}), cnt = torch::zeros({errmap.numel()});
+      sum.index_add_(0, cell, err);
+      cnt.index_add_(0, cell, torch::ones_like(err));
+      const torch::Tensor flat = errmap.view({-1});
+      const torch::Tensor hit = cnt > 0;
+      flat.copy_(torch::where(hit, 0.5 * flat + 0.5 * sum / cnt.clamp_min(1), flat));
+    }
     const torch::Tensor is_head = (label == 2).to(torch::kFloat);
     const torch::Tensor l_head = (hc.alpha - is_head).pow(2).mean();
     torch::Tensor l_torso = torch::zeros({});
@@ -426,7 +480,9 @@ TrainNerfReport train_nerf(const TrainNerfOptions& opt) {
   const SubjectInfo info = subject_info(take, opt.subject);
   hooks.save = [&](const std::string& path, std::int64_t step) {
     save_subject(path, *net, *grid, info, cfg, train::provenance(opt.subject, step, opt.config_name), ts.save_f16);
-    write_tensors(occupancy_path, occupancy_state(*grid), {{"emogene.kind", "train-occupancy"}, {"step", std::to_string(step)}});
+    NamedTensors state = occupancy_state(*grid);
+    state.emplace_back("errormap", errmap);
+    write_tensors(occupancy_path, state, {{"emogene.kind", "train-occupancy"}, {"step", std::to_string(step)}});
   };
   // Preview: the first held-out frame (else the first training frame), truth | render.
   std::int64_t pv = take.train.front();
