@@ -128,14 +128,14 @@ CpuRenderer::CpuRenderer(NerfNetwork net, std::shared_ptr<const OccupancyGrid> g
   P.ambient = Packed::pack(net_->head->ambient_net, ex, ex);
   P.sigma = Packed::pack(net_->head->sigma_net, ex + ea, ex + ea);
   P.color = Packed::pack(net_->head->color_net, sh + geo, sh + geo);
-  check_input(sh - 1 + P.sigma.layers.back().out_pad <= 160 && ex + ea <= 160, kWhere,
+  check_input(sh - 1 + P.sigma.layers.back().out_pad <= kNerfMaxRows && ex + ea <= kNerfMaxRows, kWhere,
               "the head's encodings are wider than the kernels take; use --renderer plain");
   P.table = f32(net_->head->grid->table);
   P.ambient_table = f32(net_->head->ambient_grid->table);
   if (net_->torso) {
     const TorsoConfig& t = c.torso;
     const int coord = static_cast<int>(2 * (1 + 2 * t.coord_freqs)), eg = static_cast<int>(t.grid.output_dims());
-    check_input(t.grid.input_dims == 2 && coord + eg <= 160, kWhere, "the torso's encodings are wider than the kernels take");
+    check_input(t.grid.input_dims == 2 && coord + eg <= kNerfMaxRows, kWhere, "the torso's encodings are wider than the kernels take");
     P.deform = Packed::pack(net_->torso->deform_net, coord, coord);
     P.torso_net = Packed::pack(net_->torso->net, eg + coord, eg + coord);
     P.torso_table = f32(net_->torso->grid->table);

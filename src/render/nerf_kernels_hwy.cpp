@@ -37,7 +37,7 @@ using VU = hn::Vec<DU>;
 
 constexpr int kN = static_cast<int>(HWY_LANES(float));  // lanes (x86: fixed per target)
 constexpr int kB = 2 * kN;                              // samples per block: two vectors
-constexpr int kRows = 160;                              // rows of a block buffer (≥ 87 for the head)
+constexpr int kRows = kNerfMaxRows;                     // rows of a block buffer (nerf_kernels.h)
 constexpr int kTile = 2048;                             // rays marched together
 
 // A block buffer: rows × kB floats, aligned for Load/Store.

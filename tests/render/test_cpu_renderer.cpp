@@ -174,6 +174,55 @@ TEST(CpuRenderer, SamePixelsAsPlainOnRandomWeights) {
   expect_same(compare(plain_all, cpu_all, req), "no grid, no termination");
 }
 
+// Widths up to kNerfMaxWidth used to write past the kernels' block buffers (160 rows; issue 26):
+// a σ net of 192 and 256 hidden units, 256-wide colour and ambient nets and 200 geometry features
+// (the colour input then needs 15 + 200 rows). Every variant, the half-precision one included,
+// must give the plain path's pixels; under -DEMOGENE_SANITIZE=ON an overflow fails here.
+TEST(CpuRenderer, WidestLayersTheKernelsTake) {
+  at::set_num_threads(2);
+  for (int width : {192, kNerfMaxWidth}) {
+    NerfConfig cfg = default_config(2);
+    cfg.head.sigma_hidden = width;
+    cfg.head.color_hidden = kNerfMaxWidth;
+    cfg.head.ambient_hidden = kNerfMaxWidth;
+    cfg.head.geo_features = 200;
+    cfg.torso.hidden = kNerfMaxWidth;
+    cfg.torso.deform_hidden = width;
+    NerfNetwork net = random_network(cfg, 17);
+    auto grid = std::make_shared<OccupancyGrid>(cfg.occupancy, cfg.step());
+    grid->fill(true);
+    PlainRenderer plain(net, grid);
+    CpuRenderer cpu(net, grid);
+    FrameRequest req;
+    req.landmarks = torch::randn({cfg.condition.window, 68, 3}) * 0.3;
+    req.pose = pose(8, -4, 0.0, -0.3, -9);
+    req.width = 40;
+    req.height = 40;
+    req.intrinsics = {160, 160, 20, 20};
+    req.background = torch::rand({40, 40, 3});
+    req.latent = 1;
+    for (const NerfKernels* k : nerf_kernel_variants()) {
+      set_nerf_kernels(k->name);
+      const Diff d = compare(plain, cpu, req);
+      const std::string what = std::string(k->name) + ", width " + std::to_string(width);
+      if (k->exact) {
+        expect_same(d, what);
+      } else {
+        // Half precision through 256-wide layers: close, not exact (its own test bounds the PSNR).
+        EXPECT_LE(d.rgb, 0.1) << what;
+        EXPECT_GT(d.plain_samples, 0) << what;
+      }
+    }
+    set_nerf_kernels(nerf_kernel_variants().front()->name);
+  }
+  // One past the limit is refused, naming the way out.
+  NerfConfig wide = default_config(2);
+  wide.head.color_hidden = kNerfMaxWidth + 1;
+  NerfNetwork wnet(wide);
+  auto grid = std::make_shared<OccupancyGrid>(wide.occupancy, wide.step());
+  EXPECT_NE(bad_input_message([&] { CpuRenderer r(wnet, grid); }).find("--renderer plain"), std::string::npos);
+}
+
 TEST(CpuRenderer, SamePixelsAsPlainOnTheTrainedSubject) {
   at::set_num_threads(2);
   const std::string path = emogene::resource_dir("data") + "/models/subject.ckpt";

@@ -34,6 +34,12 @@ namespace emogene::render {
 constexpr int kNerfOutGroup = 8;
 constexpr int kNerfMaxWidth = 256;  // widest layer input or output the kernels take
 constexpr int kNerfMaxLayers = 8;
+// Rows of the kernels' block buffers: the widest layer (its outputs padded to a whole group) plus
+// the 15 spherical-harmonic rows that sit in front of the σ MLP's output in the colour input. Every
+// width the renderer accepts (≤ kNerfMaxWidth, checked when it packs a net) fits by construction.
+constexpr int kNerfMaxRows = kNerfMaxWidth + 16;
+static_assert((kNerfMaxWidth + kNerfOutGroup - 1) / kNerfOutGroup * kNerfOutGroup + 15 <= kNerfMaxRows,
+              "a padded layer plus the SH rows must fit a block buffer");
 
 // One bias-free linear map with an optional bias, packed for the kernels:
 // w[g][i][o] = W[g·8 + o][i] (zero for outputs ≥ out), g < out_pad / 8; bias [out_pad] or null.
