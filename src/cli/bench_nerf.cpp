@@ -17,6 +17,7 @@
 #include "emogene/render/hash_grid_kernels.h"
 #include "emogene/render/nerf.h"
 #include "emogene/render/nerf_kernels.h"
+#include "emogene/render/condition_window.h"
 #include "emogene/render/subject_model.h"
 
 namespace emogene::cli {
@@ -71,8 +72,11 @@ void bench_nerf(const BenchNerfOptions& o) {
   std::vector<render::FrameRequest> reqs;
   for (int i = 0; i < o.frames; ++i) {
     const std::int64_t f = pick[(i * pick.numel()) / o.frames].item<std::int64_t>();
-    const std::int64_t a = std::clamp<std::int64_t>(f - W / 2, 0, std::max<std::int64_t>(0, info.frames() - W));
-    reqs.push_back(model.request(info.landmarks.narrow(0, a, std::min(W, info.frames())), info.poses[f], -1, o.size, height));
+    // The frame's clip (condition_window.h: the window never leaves it).
+    const torch::Tensor same = (info.clip == info.clip[f]).nonzero().reshape({-1});
+    const std::vector<std::int64_t> idx = render::condition_window_indices(f, W, same.min().item<std::int64_t>(),
+                                                                           same.max().item<std::int64_t>());
+    reqs.push_back(model.request(info.landmarks.index_select(0, torch::tensor(idx, torch::kLong)), info.poses[f], -1, o.size, height));
   }
   auto cpu = model.renderer("cpu");
   std::unique_ptr<render::FrameRenderer> plain = o.no_plain ? nullptr : model.renderer("plain");

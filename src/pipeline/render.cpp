@@ -22,6 +22,7 @@
 #include "emogene/landmarks/landmarks.h"
 #include "emogene/motion/a2m_io.h"
 #include "emogene/pose/performer.h"
+#include "emogene/render/condition_window.h"
 #include "emogene/render/subject_model.h"
 #include "emogene/video/video.h"
 
@@ -61,18 +62,6 @@ class Timer {
   std::vector<std::pair<std::string, double>>& out_;
   std::chrono::steady_clock::time_point t_ = std::chrono::steady_clock::now();
 };
-
-// Landmarks of `s` (at fps) at an instant: linear between the frames whose centres surround it.
-void landmarks_at(const landmarks::Sequence& s, double fps, double time, float* out) {
-  const std::int64_t T = s.frames();
-  const double x = time * fps - 0.5;
-  const std::int64_t i0 = std::clamp<std::int64_t>(static_cast<std::int64_t>(std::floor(x)), 0, T - 1);
-  const std::int64_t i1 = std::min(i0 + 1, T - 1);
-  const double a = std::clamp(x - static_cast<double>(i0), 0.0, 1.0);
-  const float* p = s.data.data() + i0 * 204;
-  const float* q = s.data.data() + i1 * 204;
-  for (int k = 0; k < 204; ++k) out[k] = static_cast<float>((1 - a) * p[k] + a * q[k]);
-}
 
 void dump_seq(const std::string& dir, const char* name, const landmarks::Sequence& s) {
   write_npy(dir + "/" + name, Array::from_f32({s.frames(), 68, 3}, s.data.data()));
@@ -212,8 +201,7 @@ RenderReport render(const Models& models, const RenderJob& job) {
     throw_if_interrupted("render " + job.out);
     const auto a = std::chrono::steady_clock::now();
     const double t = (static_cast<double>(i) + 0.5) / job.fps;
-    for (std::int64_t k = 0; k < Wc; ++k)
-      landmarks_at(perf.landmarks, fps_s, t + static_cast<double>(k - Wc / 2) / fps_s, window[k].data_ptr<float>());
+    render::condition_window_at(perf.landmarks.data.data(), perf.landmarks.frames(), fps_s, t, Wc, window.data_ptr<float>());
     render::FrameRequest q = base;
     q.landmarks = window;
     q.pose = torch::from_blob(const_cast<float*>(poses_out.data()) + i * 16, {4, 4}, torch::kFloat);

@@ -23,6 +23,7 @@
 #include "emogene/core/safetensors.h"
 #include "emogene/dataset/dataset.h"
 #include "emogene/eval/image_metrics.h"
+#include "emogene/render/condition_window.h"
 #include "emogene/render/nerf_config.h"
 #include "emogene/render/nerf_state.h"
 #include "emogene/render/subject_model.h"
@@ -151,12 +152,10 @@ Take load_take(const std::string& dir, bool with_pixels) {
   return t;
 }
 
-// The condition window of take frame g: frames g − h .. g + h clamped to its clip. → [W, 68, 3]
+// The condition window of take frame g (condition_window.h: clamped to its clip). → [W, 68, 3]
 torch::Tensor window_of(const Take& t, std::int64_t g, std::int64_t W) {
-  const std::int64_t h = W / 2;
-  std::vector<std::int64_t> idx;
-  for (std::int64_t k = -h; k <= h; ++k)
-    idx.push_back(std::clamp(g + k, t.clip_first[static_cast<std::size_t>(g)], t.clip_last[static_cast<std::size_t>(g)]));
+  const std::vector<std::int64_t> idx =
+      condition_window_indices(g, W, t.clip_first[static_cast<std::size_t>(g)], t.clip_last[static_cast<std::size_t>(g)]);
   return t.landmarks.index_select(0, torch::tensor(idx, torch::kLong));
 }
 
@@ -580,8 +579,7 @@ NerfEval evaluate_nerf(const SubjectModel& model, const std::string& data, const
     for (std::int64_t i = 0; i < T; ++i, ++seen) {
       if (seen % stride != 0) continue;
       if (max_frames > 0 && n >= max_frames) break;
-      std::vector<std::int64_t> idx;
-      for (std::int64_t k = -(Wc / 2); k <= Wc / 2; ++k) idx.push_back(std::clamp<std::int64_t>(i + k, 0, T - 1));
+      const std::vector<std::int64_t> idx = condition_window_indices(i, Wc, 0, T - 1);
       FrameRequest q;
       q.landmarks = lm.index_select(0, torch::tensor(idx, torch::kLong));
       q.pose = poses[i];
