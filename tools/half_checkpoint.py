@@ -4,8 +4,8 @@
 usage: tools/half_checkpoint.py IN.ckpt OUT.ckpt [--min-elements 1024]
 
 Tensors with at least --min-elements elements are converted; small ones (biases, normalisation
-buffers, scales) keep F32. Metadata is kept; keys stay sorted (DESIGN §3). emogene loads F16 into
-F32 parameters. Needs numpy (Debian's python3-numpy, /usr/bin/python3).
+buffers, scales) keep F32. Metadata is kept; keys stay sorted (docs/architecture.md §3). emogene
+loads F16 into F32 parameters. Needs numpy (Debian's python3-numpy, /usr/bin/python3).
 """
 import json
 import os

@@ -299,7 +299,7 @@ double median(std::vector<double> v) {
 }
 
 void setup_bench(CLI::App& app, RunFn& run) {
-  CLI::App* bench = app.add_subcommand("bench", "Performance figures of DESIGN §6 (one target per subcommand)");
+  CLI::App* bench = app.add_subcommand("bench", "Performance figures (targets: docs/architecture.md §6; one target per subcommand)");
   add_bench_features(*bench, run);
   add_bench_nerf(*bench, run);
   add_bench_render(*bench, run);

@@ -115,7 +115,7 @@ void add_bench_render(CLI::App& bench, RunFn& run) {
   sub->add_option("--repeats", opt->repeats, "Runs (the median RTF is reported)")->capture_default_str();
   sub->add_option("--size", opt->size, "Output width in pixels")->check(CLI::Range(32, 4096))->capture_default_str();
   sub->add_option("--audio", opt->audio, "Speech to repeat to length (default: data/demo/demo.wav)");
-  sub->add_option("--emotion", opt->emotion, "Emotion SPEC (DESIGN §8)")->capture_default_str();
+  sub->add_option("--emotion", opt->emotion, "Emotion SPEC (grammar: docs/architecture.md §8)")->capture_default_str();
   sub->add_option("--subject", opt->models.subject, "Subject checkpoint (default: data/models/subject.ckpt)");
   sub->add_option("--renderer", opt->models.renderer, "NeRF renderer: auto, cpu, plain")->capture_default_str();
   sub->callback([opt, &run] { run = [opt] { bench_render(*opt); }; });

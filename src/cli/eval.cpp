@@ -417,7 +417,7 @@ void eval_motion_dump(const Args& a) {
 void setup_eval(CLI::App& app, RunFn& run) {
   auto a = std::make_shared<Args>();
   CLI::App* sub = app.add_subcommand(
-      "eval", "Quality metrics (DESIGN §7). --pred an a2m checkpoint with --ref a dataset: M-LMD and F-LMD (IOD units "
+      "eval", "Quality metrics (defined in docs/architecture.md §7). --pred an a2m checkpoint with --ref a dataset: M-LMD and F-LMD (IOD units "
               "and px at 256²), lip-gap correlation, lip closure at p/b/m midpoints, KL per latent channel, seed spread, "
               "and with --sync the expert's confidence and best offset; with --audio (files or folders of real speech, "
               "no ground truth) the lip gap against the audio envelope. --pred a sync checkpoint with --ref: its "

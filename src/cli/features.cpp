@@ -54,7 +54,7 @@ void setup_features(CLI::App& app, RunFn& run) {
   auto opt = std::make_shared<FeaturesOptions>();
   CLI::App* sub = app.add_subcommand(
       "features",
-      "Audio features at 50 Hz as a [frames, dim] f32 .npy (DESIGN §1): mel (default, no weights), or HuBERT / "
+      "Audio features at 50 Hz as a [frames, dim] f32 .npy: mel (default, no weights), or HuBERT / "
       "wav2vec 2.0 from a Hugging Face model.safetensors (config.json beside it is read) or a torchaudio state "
       "dict saved as safetensors. Frame j covers samples [320 j, 320 j + 400) at 16 kHz, centred at "
       "(320 j + 200) / 16000 s");

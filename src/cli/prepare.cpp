@@ -8,7 +8,7 @@ void setup_prepare(CLI::App& app, RunFn& run) {
   auto opt = std::make_shared<subject::PrepareOptions>();
   CLI::App* sub = app.add_subcommand(
       "prepare", "Turn a video of your subject (a few minutes, one speaking face, static camera) into a training set: "
-                 "landmarks, head poses, crop, frames, masks, background, idle stretches (DESIGN §3)");
+                 "landmarks, head poses, crop, frames, masks, background, idle stretches (format: docs/architecture.md §3)");
   sub->add_option("--video", opt->video, "The subject video (any format FFmpeg reads, with its audio track)")->required();
   sub->add_option("--out,-o", opt->out, "Output dataset folder (must not exist or be empty, unless --force)")->required();
   sub->add_option("--size", opt->size, "Output frame size in pixels, square and even")->capture_default_str();

@@ -7,7 +7,7 @@ namespace emogene::cli {
 void setup_synth(CLI::App& app, RunFn& run) {
   auto opt = std::make_shared<synth::SynthOptions>();
   CLI::App* sub = app.add_subcommand(
-      "synth", "Make a dataset of the synthetic world (DESIGN §3, §5): espeak-ng speech with phoneme timings, "
+      "synth", "Make a dataset of the synthetic world (docs/architecture.md §3, §5): espeak-ng speech with phoneme timings, "
                "visemes with coarticulation, the 8 emotions with dynamics, identities, head motion, idle and blinks");
   sub->add_option("--out,-o", opt->out, "Output dataset folder (must not exist or be empty, unless --force)")->required();
   sub->add_option("--kind", opt->kind,

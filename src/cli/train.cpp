@@ -25,7 +25,7 @@ struct TrainArgs {
 // The options every trainer takes; `data_flag` names the dataset option (--data, or --subject for
 // a subject's NeRF).
 void add_common(CLI::App* sub, TrainArgs& a, const std::string& module, const std::string& data_flag = "--data") {
-  sub->add_option(data_flag, a.data, "Dataset folder (DESIGN §3), e.g. from `emogene synth`" +
+  sub->add_option(data_flag, a.data, "Dataset folder (format: docs/architecture.md §3), e.g. from `emogene synth`" +
                                          std::string(data_flag == "--subject" ? " --kind subject or `emogene prepare`" : ""))
       ->required();
   sub->add_option("--out,-o", a.out, "Checkpoint to write (also writes OUT.train, OUT.losses.csv, OUT.previews/)")->required();
