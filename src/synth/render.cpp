@@ -7,6 +7,7 @@
 #include <random>
 
 #include "emogene/core/error.h"
+#include "synth/appearance.h"
 
 namespace emogene::synth {
 
@@ -259,8 +260,11 @@ SubjectRenderer::SubjectRenderer(const FacePhoto& photo, const Shape& neutral)
   std::vector<V2> outline;
   for (int i = 0; i < kHairCount; ++i) outline.push_back(hp[static_cast<std::size_t>(kHair + i)]);
   for (int j = 13; j >= 3; --j) outline.push_back(hp[static_cast<std::size_t>(j)]);
-  std::vector<V2> mouth;
+  std::vector<V2> mouth, lips, eye_r, eye_l;
   for (int i = 60; i < 68; ++i) mouth.push_back(hp[static_cast<std::size_t>(i)]);
+  for (int i = 48; i < 60; ++i) lips.push_back(hp[static_cast<std::size_t>(i)]);
+  for (int i = 36; i < 42; ++i) eye_r.push_back(hp[static_cast<std::size_t>(i)]);
+  for (int i = 42; i < 48; ++i) eye_l.push_back(hp[static_cast<std::size_t>(i)]);
   std::vector<std::array<int, 3>> head_tris = delaunay(hp);
   // The contours that must be edges: lips, eyes, the head outline.
   auto loop = [&](int first, int count, bool closed) {
@@ -279,7 +283,12 @@ SubjectRenderer::SubjectRenderer(const FacePhoto& photo, const Shape& neutral)
     V2 c{(hp[static_cast<std::size_t>(t[0])][0] + hp[static_cast<std::size_t>(t[1])][0] + hp[static_cast<std::size_t>(t[2])][0]) / 3,
          (hp[static_cast<std::size_t>(t[0])][1] + hp[static_cast<std::size_t>(t[1])][1] + hp[static_cast<std::size_t>(t[2])][1]) / 3};
     if (!inside_polygon(outline, c)) continue;
-    tris_.push_back({t, inside_polygon(mouth, c) ? kMouth : kSkin, kHead});
+    const Material m = inside_polygon(mouth, c)   ? kMouth
+                       : inside_polygon(lips, c)  ? kLips
+                       : inside_polygon(eye_r, c) ? kEyeRight
+                       : inside_polygon(eye_l, c) ? kEyeLeft
+                                                  : kSkin;
+    tris_.push_back({t, m, kHead});
   }
   // Neck: a grid of quads.
   for (int ring = 0; ring < 2; ++ring)
@@ -304,6 +313,11 @@ SubjectRenderer::SubjectRenderer(const FacePhoto& photo, const Shape& neutral)
   }
   std::vector<V3> nrm = vertex_normals(rest, tris_);
   for (std::size_t i = 0; i < rest.size(); ++i) rest_[i].rest_shade = lambert(nrm[i]);
+  neutral_pos_ = build_vertices(neutral_, neutral_, width_scale_);
+  const detail::EyeColours eyes = detail::sample_eye_colours(texture_, photo);
+  eye_colours_ = {eyes.iris, eyes.sclera};
+  lip_colour_ = detail::sample_lip_colour(texture_, photo);
+  detail::neutralise_expression(texture_, photo);
 
   // Neutralise the photo: the smile shows teeth between the inner lips; paint that opening (grown
   // by 2 px) with the surrounding lip colour by harmonic fill, so lip triangles never sample teeth.
@@ -447,7 +461,7 @@ std::array<float, 3> mouth_colour(float x, float y, float lip_line, float jaw_dr
 
 }  // namespace
 
-void SubjectRenderer::render(const Shape& shape, const Pose& head, const Pose& body, const Camera& cam,
+void SubjectRenderer::render(const Shape& shape, const AUVector& au, const Pose& head, const Pose& body, const Camera& cam,
                              const Image& background, Image& rgb, Image& mask) const {
   if (background.width != cam.width || background.height != cam.height || background.channels != 3)
     throw internal_error("synth render", "background does not match the camera");
@@ -527,6 +541,15 @@ void SubjectRenderer::render(const Shape& shape, const Pose& head, const Pose& b
   rgb.pixels.assign(static_cast<std::size_t>(cam.width) * cam.height * 3, 0);
   mask.pixels.assign(static_cast<std::size_t>(cam.width) * cam.height, 0);
   const float lip_line = neutral_(62, 1), jaw_drop = std::max(0.f, neutral_(8, 1) - shape(8, 1));
+  // The expression's furrows and bulges, lit by the scene's light turned into head space.
+  const detail::ExpressionField field(neutral_, au);
+  std::array<float, 3> light_head{};
+  {
+    const float l[3] = {0.25f, 0.35f, 1.f}, n = std::sqrt(l[0] * l[0] + l[1] * l[1] + l[2] * l[2]);
+    for (int c = 0; c < 3; ++c)
+      for (int r = 0; r < 3; ++r) light_head[static_cast<std::size_t>(c)] += head[static_cast<std::size_t>(r * 4 + c)] * l[r] / n;
+  }
+  const detail::EyeColours eyes{eye_colours_[0], eye_colours_[1]};
   const int TW = texture_.width, TH = texture_.height;
   auto texel = [&](float u, float v, int ch) {
     // Bilinear, pixel centres at integer + 0.5, clamped to the edge.
@@ -559,12 +582,36 @@ void SubjectRenderer::render(const Shape& shape, const Pose& head, const Pose& b
             const float cxp = b0 * canon[a][0] + b1 * canon[b][0] + b2 * canon[c][0];
             const float cyp = b0 * canon[a][1] + b1 * canon[b][1] + b2 * canon[c][1];
             auto m = mouth_colour(cxp, cyp, lip_line, jaw_drop);
-            for (int k = 0; k < 3; ++k) acc[k] += m[static_cast<std::size_t>(k)];
+            // Lips barely apart show the dark between them, not teeth (a relaxed mouth).
+            const float vis = std::clamp((detail::lip_opening(shape, cxp) - 0.011f) / 0.028f, 0.f, 1.f);
+            const float dark[3] = {48, 24, 26};
+            for (int k = 0; k < 3; ++k) acc[k] += vis * m[static_cast<std::size_t>(k)] + (1 - vis) * dark[k];
+            continue;
+          }
+          if (t.material == kLips) {
+            const float cxp = b0 * canon[a][0] + b1 * canon[b][0] + b2 * canon[c][0];
+            const float cyp = b0 * canon[a][1] + b1 * canon[b][1] + b2 * canon[c][1];
+            const float sh = b0 * shade[a] + b1 * shade[b] + b2 * shade[c];
+            auto e = detail::lip_colour(lip_colour_, shape, cxp, cyp);
+            for (int k = 0; k < 3; ++k) acc[k] += e[static_cast<std::size_t>(k)] * sh;
+            continue;
+          }
+          if (t.material == kEyeRight || t.material == kEyeLeft) {
+            const float cxp = b0 * canon[a][0] + b1 * canon[b][0] + b2 * canon[c][0];
+            const float cyp = b0 * canon[a][1] + b1 * canon[b][1] + b2 * canon[c][1];
+            const float sh = b0 * shade[a] + b1 * shade[b] + b2 * shade[c];
+            auto e = detail::eye_colour(eyes, neutral_, shape, t.material == kEyeRight ? 0 : 1, cxp, cyp);
+            for (int k = 0; k < 3; ++k) acc[k] += e[static_cast<std::size_t>(k)] * sh;
             continue;
           }
           const float u = b0 * rest_[a].uv[0] + b1 * rest_[b].uv[0] + b2 * rest_[c].uv[0];
           const float v = b0 * rest_[a].uv[1] + b1 * rest_[b].uv[1] + b2 * rest_[c].uv[1];
-          const float sh = b0 * shade[a] + b1 * shade[b] + b2 * shade[c];
+          float sh = b0 * shade[a] + b1 * shade[b] + b2 * shade[c];
+          if (!field.empty() && t.label == kHead) {
+            const float nx = b0 * neutral_pos_[a][0] + b1 * neutral_pos_[b][0] + b2 * neutral_pos_[c][0];
+            const float ny = b0 * neutral_pos_[a][1] + b1 * neutral_pos_[b][1] + b2 * neutral_pos_[c][1];
+            sh *= field.shade(nx, ny, light_head);
+          }
           for (int k = 0; k < 3; ++k) acc[k] += texel(u, v, k) * sh;
         }
       const std::size_t o = static_cast<std::size_t>(y) * cam.width + x;

@@ -48,23 +48,25 @@ Pose frontal_pose(float yaw_deg, float pitch_deg) {
 }
 
 Image subject_contact_sheet(const SubjectRenderer& r, const Shape& neutral, const Camera& cam, const Image& background) {
-  // Row 1: the 8 emotions at full intensity. Row 2: visemes a, O, i:, f, m and eyes shut.
-  // Row 3: yaw −25°, 0°, +25°, pitch ±12°, and happy speaking "a" at yaw 15°.
+  // Rows 1-8: the 8 emotions (neutral angry contempt disgusted fear happy sad surprised) at
+  // intensity 1/3, 2/3 and 1 with the mouth at rest, then at full intensity speaking "a" and "O".
+  // Row 9: eyes shut, yaw −25° and +25°, pitch +12° and −12°.
   struct Cell {
     const char* phone;
     int emotion;
-    float eyes, yaw, pitch;
+    float level, eyes, yaw, pitch;
   };
   std::vector<Cell> cells;
-  for (int e = 0; e < 8; ++e) cells.push_back({"_", e, 1, 0, 0});
-  for (const char* ph : {"a", "O", "i:", "f", "m"}) cells.push_back({ph, 0, 1, 0, 0});
-  cells.push_back({"_", 0, 0, 0, 0});
-  cells.push_back({"_", 0, 1, -25, 0});
-  cells.push_back({"_", 0, 1, 0, 0});
-  cells.push_back({"_", 0, 1, 25, 0});
-  cells.push_back({"_", 0, 1, 0, 12});
-  cells.push_back({"_", 0, 1, 0, -12});
-  cells.push_back({"a", 5, 1, 15, 0});
+  for (int e = 0; e < 8; ++e) {
+    for (float level : {1.f / 3, 2.f / 3, 1.f}) cells.push_back({"_", e, level, 1, 0, 0});
+    cells.push_back({"a", e, 1, 1, 0, 0});
+    cells.push_back({"O", e, 1, 1, 0, 0});
+  }
+  cells.push_back({"_", 0, 0, 0, 0, 0});
+  cells.push_back({"_", 0, 0, 1, -25, 0});
+  cells.push_back({"_", 0, 0, 1, 25, 0});
+  cells.push_back({"_", 0, 0, 1, 0, 12});
+  cells.push_back({"_", 0, 0, 1, 0, -12});
   const int cols = 5, rows = static_cast<int>((cells.size() + cols - 1) / cols);
   Image sheet;
   sheet.width = cam.width * cols;
@@ -74,10 +76,12 @@ Image subject_contact_sheet(const SubjectRenderer& r, const Shape& neutral, cons
   const Pose rest = frontal_pose(0, 0);
   for (std::size_t k = 0; k < cells.size(); ++k) {
     const Cell& c = cells[k];
-    Shape s = pose_face(neutral, viseme_of(c.phone), emotion_prototype(static_cast<Emotion>(c.emotion)), c.eyes);
+    AUVector au = emotion_prototype(static_cast<Emotion>(c.emotion));
+    for (float& a : au) a *= c.level;
+    Shape s = pose_face(neutral, viseme_of(c.phone), au, c.eyes);
     Pose h = frontal_pose(c.yaw, c.pitch);
     Image rgb, mask;
-    r.render(s, h, body_pose(h, rest), cam, background, rgb, mask);
+    r.render(s, au, h, body_pose(h, rest), cam, background, rgb, mask);
     const int ox = static_cast<int>(k % cols) * cam.width, oy = static_cast<int>(k / cols) * cam.height;
     for (int y = 0; y < cam.height; ++y)
       std::copy_n(&rgb.pixels[static_cast<std::size_t>(y) * cam.width * 3], cam.width * 3,
@@ -198,7 +202,7 @@ SynthSummary run_subject(const SynthOptions& opt) {
       Pose h;
       std::copy_n(d.clip.poses.begin() + i * 16, 16, h.begin());
       Image rgb, mask;
-      renderer.render(d.clip.landmarks.frame(i), h, body_pose(h, rest), cam, background, rgb, mask);
+      renderer.render(d.clip.landmarks.frame(i), d.au[static_cast<std::size_t>(i)], h, body_pose(h, rest), cam, background, rgb, mask);
       write_png(fpaths[static_cast<std::size_t>(i)], rgb);
       write_png(mpaths[static_cast<std::size_t>(i)], mask);
     }

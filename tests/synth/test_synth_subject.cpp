@@ -167,7 +167,7 @@ TEST_F(Subject, DlibFindsTheFaceAndItsLandmarks) {
       const landmarks::Shape s = d.landmarks.frame((k++ * 37) % d.frames());
       synth::Pose h = synth::frontal_pose(static_cast<float>(yaw), static_cast<float>(pitch));
       Image rgb, mask;
-      r.render(s, h, synth::body_pose(h, synth::frontal_pose(0, 0)), cam, bg, rgb, mask);
+      r.render(s, {}, h, synth::body_pose(h, synth::frontal_pose(0, 0)), cam, bg, rgb, mask);
       n++;
       auto faces = det.detect(rgb);
       if (faces.empty()) continue;
@@ -204,7 +204,7 @@ TEST(SubjectRender, MouthOpensOnTeethAndCavityAndClosesOnLips) {
   synth::Pose h = synth::frontal_pose(0, 0);
   auto mouth_stats = [&](const landmarks::Shape& s, int& bright, int& dark, int& total) {
     Image rgb, mask;
-    r.render(s, h, synth::body_pose(h, h), cam, bg, rgb, mask);
+    r.render(s, {}, h, synth::body_pose(h, h), cam, bg, rgb, mask);
     std::array<double, 4> K{cam.fx, cam.fy, cam.cx, cam.cy};
     float x0 = 1e9f, x1 = -1e9f, y0 = 1e9f, y1 = -1e9f;
     for (int i = 60; i < 68; ++i) {
@@ -229,13 +229,14 @@ TEST(SubjectRender, MouthOpensOnTeethAndCavityAndClosesOnLips) {
   EXPECT_EQ(dark, 0);  // closed lips: no cavity, and the photo's teeth never show
   EXPECT_LE(bright, 1);
   // Thread count does not change a byte.
-  landmarks::Shape s = synth::pose_face(N, synth::viseme_of("O"), synth::emotion_prototype(emotion::Emotion::Surprised), 0.3f);
+  const synth::AUVector au = synth::emotion_prototype(emotion::Emotion::Surprised);
+  landmarks::Shape s = synth::pose_face(N, synth::viseme_of("O"), au, 0.3f);
   synth::Pose h2 = synth::frontal_pose(17, -5);
   Image a1, m1, a2, m2;
   omp_set_num_threads(1);
-  r.render(s, h2, synth::body_pose(h2, h), cam, bg, a1, m1);
+  r.render(s, au, h2, synth::body_pose(h2, h), cam, bg, a1, m1);
   omp_set_num_threads(2);
-  r.render(s, h2, synth::body_pose(h2, h), cam, bg, a2, m2);
+  r.render(s, au, h2, synth::body_pose(h2, h), cam, bg, a2, m2);
   EXPECT_EQ(a1.pixels, a2.pixels);
   EXPECT_EQ(m1.pixels, m2.pixels);
 }

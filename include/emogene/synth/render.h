@@ -2,9 +2,12 @@
 // (DESIGN §5). The mesh is the 68 points plus forehead, cheek, hair-outline, neck and torso
 // vertices, triangulated once; its texture is a real photograph (texture.h) mapped through dlib's
 // landmarks of that photo, so the rendered face carries its features exactly where the landmarks
-// put them. The mouth interior (cavity, teeth that ride on the skull and the jaw) is generated;
-// the photo's own teeth are never shown; eyelids close by the landmarks. Perspective camera and
-// poses of DESIGN §4; a torso that follows the head only partly; exact masks.
+// put them. The photo's own expression is painted out of the texture (a smile's cheeks, folds,
+// lid bulges and crow's feet; its teeth); the frame's action units add the furrows and bulges
+// of the expression as shading that follows the mesh; the eye openings show eyeballs fixed to the
+// skull (so raised lids show sclera); the mouth interior (cavity, teeth that ride on the skull and
+// the jaw) is generated; eyelids close by the landmarks. Perspective camera and poses of
+// DESIGN §4; a torso that follows the head only partly; exact masks.
 #pragma once
 
 #include <array>
@@ -14,6 +17,7 @@
 #include "emogene/core/image.h"
 #include "emogene/landmarks/landmarks.h"
 #include "emogene/synth/texture.h"
+#include "emogene/synth/world.h"
 
 namespace emogene::synth {
 
@@ -38,13 +42,15 @@ Image make_background(int width, int height, std::uint64_t seed);
 class SubjectRenderer {
  public:
   // `neutral`: the identity's neutral shape (canonical units). The photo is neutralised once here
-  // (its teeth painted over with lip colour). Throws bad_input for a photo without a usable face.
+  // (its teeth painted over with lip colour, its expression's shading painted out of the cheeks
+  // and eye corners). Throws bad_input for a photo without a usable face.
   SubjectRenderer(const FacePhoto& photo, const landmarks::Shape& neutral);
 
-  // Renders `shape` (canonical landmarks as shown) at `head` pose over `background` (the camera's
-  // size). rgb: RGB; mask: 1 channel, MaskLabel values. 2×2 supersampled; parallel over rows
-  // (OpenMP, the project's threading layer); byte-identical for any thread count.
-  void render(const landmarks::Shape& shape, const Pose& head, const Pose& body, const Camera& cam,
+  // Renders `shape` (canonical landmarks as shown) with the appearance of the action units `au`
+  // (the ones that made the shape) at `head` pose over `background` (the camera's size). rgb: RGB;
+  // mask: 1 channel, MaskLabel values. 2×2 supersampled; parallel over rows (OpenMP, the
+  // project's threading layer); byte-identical for any thread count.
+  void render(const landmarks::Shape& shape, const AUVector& au, const Pose& head, const Pose& body, const Camera& cam,
               const Image& background, Image& rgb, Image& mask) const;
 
   std::size_t vertex_count() const { return rest_.size(); }
@@ -53,7 +59,7 @@ class SubjectRenderer {
   // indices exists in the mesh (tests check the lip and eye contours are edges).
   bool has_edge(int a, int b) const;
 
-  enum Material : std::uint8_t { kSkin = 0, kMouth = 1 };
+  enum Material : std::uint8_t { kSkin = 0, kMouth = 1, kEyeRight = 2, kEyeLeft = 3, kLips = 4 };
   struct Triangle {
     std::array<int, 3> v;
     Material material;
@@ -70,6 +76,9 @@ class SubjectRenderer {
                                                    float width_scale) const;
 
   Image texture_;
+  std::array<std::array<float, 3>, 2> eye_colours_{};  // iris, sclera (appearance.h)
+  std::array<float, 3> lip_colour_{};
+  std::vector<std::array<float, 3>> neutral_pos_;      // each vertex on the identity's neutral face
   landmarks::Shape neutral_;
   landmarks::Shape photo_shape_;
   float width_scale_ = 1;
