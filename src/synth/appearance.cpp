@@ -26,11 +26,7 @@ namespace emogene::synth::detail {
 using landmarks::Shape;
 using V2 = std::array<float, 2>;
 
-namespace {
-
-constexpr float kMm = 1.f / 90.f;  // one millimetre in canonical units
-
-bool inside(const std::vector<V2>& poly, V2 p) {
+bool inside_polygon(const std::vector<V2>& poly, V2 p) {
   bool in = false;
   for (std::size_t i = 0, j = poly.size() - 1; i < poly.size(); j = i++) {
     const V2 &a = poly[i], &b = poly[j];
@@ -38,6 +34,10 @@ bool inside(const std::vector<V2>& poly, V2 p) {
   }
   return in;
 }
+
+namespace {
+
+constexpr float kMm = 1.f / 90.f;  // one millimetre in canonical units
 
 float distance_to_polygon(const std::vector<V2>& poly, V2 p) {
   float best = 1e30f;
@@ -139,7 +139,7 @@ void neutralise_expression(Image& texture, const FacePhoto& photo) {
     for (int y = y0; y <= y1; ++y)
       for (int x = x0; x <= x1; ++x) {
         const V2 c = photo.to_canonical(x + 0.5f, y + 0.5f);
-        if (!inside(region, c)) continue;
+        if (!inside_polygon(region, c)) continue;
         w[static_cast<std::size_t>(y - y0) * bw + (x - x0)] = std::min(1.f, distance_to_polygon(region, c) / feather);
       }
     // Harmonic fill of the region from its boundary (successive over-relaxation, raster order:
@@ -179,7 +179,7 @@ void neutralise_expression(Image& texture, const FacePhoto& photo) {
         if (a <= 0) continue;
         const std::size_t i = static_cast<std::size_t>(y) * W + x;
         const V2 cp = photo.to_canonical(x + 0.5f, y + 0.5f);
-        const float keep = inside(lips, cp) ? 0.f : std::min(1.f, distance_to_polygon(lips, cp) / 0.04f);
+        const float keep = inside_polygon(lips, cp) ? 0.f : std::min(1.f, distance_to_polygon(lips, cp) / 0.04f);
         for (std::size_t c = 0; c < 3; ++c) {
           // Skin grain is a few levels; the edges of folds and creases are more: clip them.
           const float v = fill[i * 3 + c] + keep * std::clamp(img[i * 3 + c] - low[i * 3 + c], -4.f, 4.f);
@@ -204,7 +204,7 @@ EyeColours sample_eye_colours(const Image& texture, const FacePhoto& photo) {
     const float r = std::max(1.f, 0.045f * photo.scale);
     for (int y = static_cast<int>(cy - 3 * r); y <= static_cast<int>(cy + 3 * r); ++y)
       for (int x = static_cast<int>(cx - 4 * r); x <= static_cast<int>(cx + 4 * r); ++x) {
-        if (x < 0 || y < 0 || x >= texture.width || y >= texture.height || !inside(poly, {x + 0.5f, y + 0.5f})) continue;
+        if (x < 0 || y < 0 || x >= texture.width || y >= texture.height || !inside_polygon(poly, {x + 0.5f, y + 0.5f})) continue;
         const std::uint8_t* p = &texture.pixels[(static_cast<std::size_t>(y) * texture.width + x) * 3];
         const std::array<float, 4> v{0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2], static_cast<float>(p[0]), static_cast<float>(p[1]),
                                      static_cast<float>(p[2])};
@@ -298,7 +298,7 @@ std::array<float, 3> sample_lip_colour(const Image& texture, const FacePhoto& ph
   for (int y = std::max(0, static_cast<int>(y0)); y <= std::min(texture.height - 1, static_cast<int>(y1)); ++y)
     for (int x = std::max(0, static_cast<int>(x0)); x <= std::min(texture.width - 1, static_cast<int>(x1)); ++x) {
       const V2 c{x + 0.5f, y + 0.5f};
-      if (!inside(outer, c) || inside(inner, c) || distance_to_polygon(inner, c) < 1.5f || distance_to_polygon(outer, c) < 1.f) continue;
+      if (!inside_polygon(outer, c) || inside_polygon(inner, c) || distance_to_polygon(inner, c) < 1.5f || distance_to_polygon(outer, c) < 1.f) continue;
       const std::uint8_t* p = &texture.pixels[(static_cast<std::size_t>(y) * texture.width + x) * 3];
       // Redness orders them: the lip's own colour, not the skin or teeth the landmarks may graze.
       px.push_back({static_cast<float>(p[0]) - 0.5f * (p[1] + p[2]), static_cast<float>(p[0]), static_cast<float>(p[1]),
@@ -439,18 +439,18 @@ ExpressionField::ExpressionField(const Shape& N, const AUVector& au) {
   (void)P;
 }
 
-std::array<float, 3> ExpressionField::height(float x, float y) const {
-  float h = 0, hx = 0, hy = 0;
+ExpressionField::Sample ExpressionField::sample(float x, float y) const {
+  Sample r;
   for (const Feature& f : features_) {
     if (x < f.lo[0] || x > f.hi[0] || y < f.lo[1] || y > f.hi[1]) continue;
+    float v, gx, gy;  // height, and its gradient over the height
     if (f.kind == Feature::kBump) {
       const float dx = x - f.a[0], dy = y - f.a[1];
       const float rx2 = f.b[0] * f.b[0], ry2 = f.b[1] * f.b[1];
-      const float v = f.amp * std::exp(-(dx * dx / rx2 + dy * dy / ry2));
-      h += v;
-      hx += v * (-2 * dx / rx2);
-      hy += v * (-2 * dy / ry2);
+      v = f.amp * std::exp(-(dx * dx / rx2 + dy * dy / ry2));
+      gx = -2 * dx / rx2, gy = -2 * dy / ry2;
     } else {
+      // A groove along the segment, tapering to nothing at its ends.
       const float ex = f.b[0] - f.a[0], ey = f.b[1] - f.a[1], len2 = ex * ex + ey * ey;
       float t = 0.5f, taper = 1;
       if (len2 > 1e-12f) {
@@ -459,40 +459,25 @@ std::array<float, 3> ExpressionField::height(float x, float y) const {
       }
       const float dx = x - (f.a[0] + t * ex), dy = y - (f.a[1] + t * ey);
       const float w2 = f.width * f.width;
-      const float v = -f.amp * taper * std::exp(-(dx * dx + dy * dy) / w2);
-      h += v;
-      hx += v * (-2 * dx / w2);
-      hy += v * (-2 * dy / w2);
+      v = -f.amp * taper * std::exp(-(dx * dx + dy * dy) / w2);
+      gx = -2 * dx / w2, gy = -2 * dy / w2;
+      r.groove -= v;
     }
+    r.h += v;
+    r.hx += v * gx;
+    r.hy += v * gy;
   }
-  return {h, hx, hy};
+  return r;
+}
+
+std::array<float, 3> ExpressionField::height(float x, float y) const {
+  const Sample r = sample(x, y);
+  return {r.h, r.hx, r.hy};
 }
 
 float ExpressionField::shade(float x, float y, const std::array<float, 3>& L) const {
-  float groove_depth = 0, hx = 0, hy = 0;
-  for (const Feature& f : features_) {
-    if (x < f.lo[0] || x > f.hi[0] || y < f.lo[1] || y > f.hi[1]) continue;
-    if (f.kind == Feature::kBump) {
-      const float dx = x - f.a[0], dy = y - f.a[1];
-      const float rx2 = f.b[0] * f.b[0], ry2 = f.b[1] * f.b[1];
-      const float v = f.amp * std::exp(-(dx * dx / rx2 + dy * dy / ry2));
-      hx += v * (-2 * dx / rx2);
-      hy += v * (-2 * dy / ry2);
-    } else {
-      const float ex = f.b[0] - f.a[0], ey = f.b[1] - f.a[1], len2 = ex * ex + ey * ey;
-      float t = 0.5f, taper = 1;
-      if (len2 > 1e-12f) {
-        t = std::clamp(((x - f.a[0]) * ex + (y - f.a[1]) * ey) / len2, 0.f, 1.f);
-        taper = std::sqrt(std::max(0.f, std::sin(static_cast<float>(M_PI) * t)));
-      }
-      const float dx = x - (f.a[0] + t * ex), dy = y - (f.a[1] + t * ey);
-      const float w2 = f.width * f.width;
-      const float v = f.amp * taper * std::exp(-(dx * dx + dy * dy) / w2);
-      groove_depth += v;
-      hx -= v * (-2 * dx / w2);
-      hy -= v * (-2 * dy / w2);
-    }
-  }
+  const Sample r = sample(x, y);
+  const float groove_depth = r.groove, hx = r.hx, hy = r.hy;
   if (groove_depth == 0 && hx == 0 && hy == 0) return 1.f;
   // The perturbed normal's Lambert term against the flat one's (the renderer's light model), and
   // occlusion in the grooves (e^−10·depth: a 2 mm furrow keeps 80% of the light).

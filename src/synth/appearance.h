@@ -30,6 +30,9 @@
 
 namespace emogene::synth::detail {
 
+// Whether p lies inside the polygon (even-odd rule).
+bool inside_polygon(const std::vector<std::array<float, 2>>& poly, std::array<float, 2> p);
+
 // Paints over the photo's expression on the cheeks, lower lids and eye corners (see above).
 // `points`: the photo's 68 landmarks in canonical units of the photo (FacePhoto::canonical).
 void neutralise_expression(Image& texture, const FacePhoto& photo);
@@ -71,6 +74,10 @@ class ExpressionField {
     float width, amp;           // groove: half-width, depth (> 0 carves); bump: unused, height
     float lo[2], hi[2];         // bounding box where it matters
   };
+  struct Sample {
+    float h = 0, hx = 0, hy = 0, groove = 0;  // height, its gradient, the grooves' depth
+  };
+  Sample sample(float x, float y) const;
   void groove(std::array<float, 2> a, std::array<float, 2> b, float width, float depth);
   void bump(std::array<float, 2> c, std::array<float, 2> r, float h);
   std::vector<Feature> features_;

@@ -15,18 +15,11 @@ using landmarks::Shape;
 using V2 = std::array<float, 2>;
 using V3 = std::array<float, 3>;
 
+using detail::inside_polygon;
+
 namespace {
 
 // ---- geometry helpers ----------------------------------------------------------------------------
-
-bool inside_polygon(const std::vector<V2>& poly, V2 p) {
-  bool in = false;
-  for (std::size_t i = 0, j = poly.size() - 1; i < poly.size(); j = i++) {
-    const V2 &a = poly[i], &b = poly[j];
-    if ((a[1] > p[1]) != (b[1] > p[1]) && p[0] < (b[0] - a[0]) * (p[1] - a[1]) / (b[1] - a[1]) + a[0]) in = !in;
-  }
-  return in;
-}
 
 double orient(const V2& a, const V2& b, const V2& c) {
   return (static_cast<double>(b[0]) - a[0]) * (static_cast<double>(c[1]) - a[1]) -

@@ -79,6 +79,19 @@ Diff compare(FrameRenderer& plain, FrameRenderer& cpu, const FrameRequest& req) 
           m(a.depth, b.depth), a.samples, b.samples};
 }
 
+// A frame of random landmarks at a pose, over a random background.
+FrameRequest random_request(const NerfConfig& cfg, const torch::Tensor& P, int width, int height, double focal, std::int64_t latent) {
+  FrameRequest req;
+  req.landmarks = torch::randn({cfg.condition.window, 68, 3}) * 0.3;
+  req.pose = P;
+  req.width = width;
+  req.height = height;
+  req.intrinsics = {focal, focal, width / 2.0, height / 2.0};
+  req.background = torch::rand({height, width, 3});
+  req.latent = latent;
+  return req;
+}
+
 void expect_same(const Diff& d, const std::string& what) {
   std::printf("%-28s rgb %.2e alpha %.2e depth %.2e samples %lld / %lld\n", what.c_str(), d.rgb, d.alpha, d.depth,
               static_cast<long long>(d.plain_samples), static_cast<long long>(d.cpu_samples));
@@ -144,14 +157,7 @@ TEST(CpuRenderer, SamePixelsAsPlainOnRandomWeights) {
   PlainRenderer plain(net, grid);
   CpuRenderer cpu(net, grid);
   EXPECT_EQ(cpu.name(), "cpu");
-  FrameRequest req;
-  req.landmarks = torch::randn({cfg.condition.window, 68, 3}) * 0.3;
-  req.pose = pose(12, -6, 0.1, -0.4, -9);
-  req.width = 56;
-  req.height = 48;
-  req.intrinsics = {220, 220, 28, 24};
-  req.background = torch::rand({48, 56, 3});
-  req.latent = 2;
+  FrameRequest req = random_request(cfg, pose(12, -6, 0.1, -0.4, -9), 56, 48, 220, 2);
   for (const NerfKernels* k : nerf_kernel_variants()) {
     if (!k->exact) continue;
     set_nerf_kernels(k->name);
@@ -193,14 +199,7 @@ TEST(CpuRenderer, WidestLayersTheKernelsTake) {
     grid->fill(true);
     PlainRenderer plain(net, grid);
     CpuRenderer cpu(net, grid);
-    FrameRequest req;
-    req.landmarks = torch::randn({cfg.condition.window, 68, 3}) * 0.3;
-    req.pose = pose(8, -4, 0.0, -0.3, -9);
-    req.width = 40;
-    req.height = 40;
-    req.intrinsics = {160, 160, 20, 20};
-    req.background = torch::rand({40, 40, 3});
-    req.latent = 1;
+    const FrameRequest req = random_request(cfg, pose(8, -4, 0.0, -0.3, -9), 40, 40, 160, 1);
     for (const NerfKernels* k : nerf_kernel_variants()) {
       set_nerf_kernels(k->name);
       const Diff d = compare(plain, cpu, req);
