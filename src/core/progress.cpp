@@ -48,22 +48,28 @@ void Progress::finish() {
   finished_ = true;
 }
 
-void Progress::print(bool final) {
-  if (log_verbosity() < 0) return;
-  double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
-  double rate = elapsed > 0 ? static_cast<double>(done_) / elapsed : 0.0;
+std::string Progress::format_line(const std::string& what, std::int64_t done, std::int64_t total, const std::string& unit,
+                                  double elapsed, bool final, const std::string& extra) {
+  double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0;
   char line[512];
-  std::string counts = total_ > 0 ? std::to_string(done_) + "/" + std::to_string(total_) : std::to_string(done_);
+  std::string counts = total > 0 ? std::to_string(done) + "/" + std::to_string(total) : std::to_string(done);
   std::string tail;
   if (final) {
     tail = "in " + format_duration(elapsed);
-  } else if (total_ > 0 && rate > 0) {
-    tail = "ETA " + format_duration(static_cast<double>(total_ - done_) / rate);
+  } else if (total > 0 && rate > 0) {
+    tail = "ETA " + format_duration(static_cast<double>(total - done) / rate);
   }
-  std::snprintf(line, sizeof line, "%s: %s %s (%.3g %s/s) %s%s%s", what_.c_str(), counts.c_str(), unit_.c_str(), rate,
-                unit_.empty() ? "it" : unit_.c_str(), tail.c_str(), extra_.empty() ? "" : ", ", extra_.c_str());
+  std::snprintf(line, sizeof line, "%s: %s %s (%.3g %s/s) %s%s%s", what.c_str(), counts.c_str(), unit.c_str(), rate,
+                unit.empty() ? "it" : unit.c_str(), tail.c_str(), extra.empty() ? "" : ", ", extra.c_str());
+  return line;
+}
+
+void Progress::print(bool final) {
+  if (log_verbosity() < 0) return;
+  double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
+  const std::string line = format_line(what_, done_, total_, unit_, elapsed, final, extra_);
   if (live_) {
-    std::fprintf(stderr, "\r\033[K%s%s", line, final ? "\n" : "");
+    std::fprintf(stderr, "\r\033[K%s%s", line.c_str(), final ? "\n" : "");
     std::fflush(stderr);
   } else {
     spdlog::info("{}", line);

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <mutex>
@@ -36,7 +37,7 @@ void parse_shard(const std::string& text, int& index, int& count) {
 }
 
 int shard_of(const std::string& relative, int count) {
-  std::uint64_t h = 1469598103934665603ull;  // FNV-1a 64
+  std::uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a 64 offset basis
   for (unsigned char c : relative) {
     h ^= c;
     h *= 1099511628211ull;
@@ -113,6 +114,8 @@ std::string relative_to(const std::string& path, const std::string& dir) {
   return rel.generic_string();
 }
 
+}  // namespace
+
 std::vector<BatchItem> list_items(const BatchOptions& opt) {
   std::vector<BatchItem> items;
   if (opt.manifest.empty()) {
@@ -144,6 +147,7 @@ std::vector<BatchItem> list_items(const BatchOptions& opt) {
       if (row.size() > 2 && !row[2].empty()) {
         try {
           std::size_t n = 0;
+          if (!std::isdigit(static_cast<unsigned char>(row[2][0]))) throw std::invalid_argument("sign");  // stoull takes "-1"
           it.seed = std::stoull(row[2], &n);
           if (n != row[2].size()) throw std::invalid_argument("trailing");
         } catch (const std::exception&) {
@@ -157,8 +161,6 @@ std::vector<BatchItem> list_items(const BatchOptions& opt) {
   for (auto& it : items) it.out = (fs::path(opt.out_dir) / fs::path(it.relative).replace_extension(".mp4")).string();
   return items;
 }
-
-}  // namespace
 
 BatchReport run_batch(const Models& models, const BatchOptions& opt) {
   check_input(opt.jobs >= 1, "--jobs", "must be at least 1");

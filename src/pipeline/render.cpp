@@ -40,14 +40,14 @@ struct Models::Impl {
   landmarks::Shape neutral_shape;
 };
 
-namespace {
-
 std::string model_path(const std::string& given, const char* file) {
   if (!given.empty()) return given;
   const std::string p = resource_dir("data") + "/models/" + file;
   if (!fs::exists(p)) throw bad_input(p, "the bundled demo model is missing (give the model's checkpoint explicitly)");
   return p;
 }
+
+namespace {
 
 class Timer {
  public:

@@ -2,6 +2,7 @@
 // length, measures m2e outputs, and refuses other checkpoints and corpora without emotional pairs.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <numeric>
 
@@ -58,10 +59,22 @@ TEST(EmoClf, TrainsClassifiesAndMeasures) {
   int total = 0;
   for (const auto& row : e.confusion) total += std::accumulate(row.begin(), row.end(), 0);
   EXPECT_EQ(total, e.clips);
-  EXPECT_GE(e.accuracy, 0.0);
-  EXPECT_LE(e.accuracy, 1.0);
+  // The corpus has 4 of the 8 emotions (neutral on 2 clips, 6 each of the others): chance is 1/8,
+  // always answering the commonest class 0.3. 40 steps reach 1.0 on these (seeded) clips; 0.6
+  // leaves room for numeric drift but not for a classifier that learned nothing.
+  std::printf("emoclf on its training clips: accuracy %.3f of %lld, strong %.3f of %lld\n", e.accuracy,
+              static_cast<long long>(e.clips), e.strong_accuracy, static_cast<long long>(e.strong_clips));
+  EXPECT_GE(e.accuracy, 0.6);
+  EXPECT_GE(e.strong_accuracy, 0.6);
+  int correct = 0;
+  for (int k = 0; k < kNumEmotions; ++k) correct += e.confusion[static_cast<std::size_t>(k)][static_cast<std::size_t>(k)];
+  EXPECT_NEAR(e.accuracy, static_cast<double>(correct) / static_cast<double>(e.clips), 1e-9);  // the diagonal
   EXPECT_GT(e.strong_clips, 0);
-  EXPECT_NO_THROW(evaluate_emoclf(clf, corpus, "train", "shown"));
+  // The shown landmarks (with blinks) of the same clips: still recognised (observed 1.0).
+  const EmoClfEval shown = evaluate_emoclf(clf, corpus, "train", "shown");
+  std::printf("emoclf on the shown landmarks: accuracy %.3f of %lld\n", shown.accuracy, static_cast<long long>(shown.clips));
+  EXPECT_EQ(shown.clips, e.clips);
+  EXPECT_GE(shown.accuracy, 0.6);
   EXPECT_NE(test::bad_input_message([&] { evaluate_emoclf(clf, corpus, "train", "other"); }).find("source"), std::string::npos);
 
   // Measures an m2e model's outputs (and the ground truth for scale).
@@ -76,8 +89,13 @@ TEST(EmoClf, TrainsClassifiesAndMeasures) {
   M2EModel m(mo.out);
   M2EEval me = evaluate_m2e(m, corpus, "train", &clf);
   EXPECT_GT(me.emotion_clips, 0);
+  // The ground truth's emotional landmarks are recognised as well as the classifier's own training
+  // clips (1.0 observed); the 5-step m2e model's outputs are only checked to be a fraction (it has
+  // not learned yet: 0 observed).
+  EXPECT_GE(me.emotion_accuracy_truth, 0.6);
+  EXPECT_LE(me.emotion_accuracy_truth, 1.0);
   EXPECT_GE(me.emotion_accuracy, 0.0);
-  EXPECT_GE(me.emotion_accuracy_truth, 0.0);
+  EXPECT_LE(me.emotion_accuracy, 1.0);
 
   // Wrong kind; a corpus without emotional landmarks.
   EXPECT_NE(test::bad_input_message([&] { EmoClassifier x(mo.out); }).find("is a 'm2e' checkpoint, expected 'emoclf'"),

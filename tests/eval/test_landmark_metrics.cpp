@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <utility>
+#include <vector>
 
 #include "emogene/eval/landmark_metrics.h"
 
@@ -49,4 +52,45 @@ TEST(Metrics, LagCorrelationFindsAKnownDelay) {
   EXPECT_LT(lc.r0, 0.9);
   eval::LagCorrelation back = eval::lag_correlation(b, a, 5);
   EXPECT_EQ(back.lag, -3);
+}
+
+namespace {
+
+// A noise-like track (no period within ±5 frames) and the same track delayed by `shift` frames
+// (shift > 0: b[i] = a[i - shift]; the frames shifted in from outside are other noise).
+std::pair<std::vector<float>, std::vector<float>> shifted_pair(int shift, int n = 150) {
+  std::vector<float> base(static_cast<std::size_t>(n + 20));
+  std::uint32_t s = 12345;
+  for (auto& v : base) {
+    s = s * 1664525u + 1013904223u;
+    v = static_cast<float>(s >> 8) / static_cast<float>(1u << 24) - 0.5f;
+  }
+  std::vector<float> a(static_cast<std::size_t>(n)), b(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    a[static_cast<std::size_t>(i)] = base[static_cast<std::size_t>(i + 10)];
+    b[static_cast<std::size_t>(i)] = base[static_cast<std::size_t>(i + 10 - shift)];
+  }
+  return {a, b};
+}
+
+}  // namespace
+
+TEST(Metrics, LagCorrelationFindsPlantedShiftsBothWays) {
+  for (int shift : {2, -3, 0, 5, -5, 1}) {
+    const auto [a, b] = shifted_pair(shift);
+    const eval::LagCorrelation lc = eval::lag_correlation(a, b, 5);
+    EXPECT_EQ(lc.lag, shift);
+    EXPECT_NEAR(lc.r_at_lag, 1.0, 1e-9) << shift;
+    if (shift != 0) {
+      EXPECT_LT(std::abs(lc.r0), 0.3) << shift;  // white noise: unrelated when misaligned
+    }
+  }
+  // A shift beyond the search (7 > 5): no lag in range explains it, so the best r stays small.
+  const auto [a, b] = shifted_pair(7);
+  const eval::LagCorrelation far = eval::lag_correlation(a, b, 5);
+  EXPECT_LE(std::abs(far.lag), 5);
+  EXPECT_LT(far.r_at_lag, 0.4);
+  EXPECT_EQ(eval::lag_correlation(a, b, 7).lag, 7);
+  // The best lag's r is never below the unshifted r (lag 0 is searched too).
+  EXPECT_GE(far.r_at_lag, far.r0);
 }

@@ -5,6 +5,7 @@
 #include <Eigen/Geometry>
 #include <cmath>
 #include <random>
+#include <utility>
 
 #include "emogene/landmarks/landmarks.h"
 #include "emogene/pose/performer.h"
@@ -136,8 +137,23 @@ TEST(Performer, IdleStretchesReplayIdlePosesWithoutJumps) {
   EXPECT_LT(max_step, 0.045);
   // Idle stretches move much less than speech, as the subject's own idle poses do.
   EXPECT_LT(idle_speed / n_idle, 0.3 * speech_speed / n_speech);
-  // Deep inside a pause, each pose is one of the take's idle poses carried by a constant
-  // correction at most: its rotation step matches the idle motion's scale.
+  // Deep inside a pause (past the 0.4 s correction fade at its start), each pose is one of the
+  // take's idle poses carried by a constant correction at most: its rotation step is one of the
+  // take's idle steps, so never larger than the largest of them (about 0.0017 rad/frame here,
+  // against 0.031 in speech).
+  double take_idle_step = 0;
+  for (std::int64_t i = 1; i < take.frames(); ++i)
+    if (take.idle[static_cast<std::size_t>(i)] && take.idle[static_cast<std::size_t>(i - 1)] &&
+        take.clip[static_cast<std::size_t>(i)] == take.clip[static_cast<std::size_t>(i - 1)])
+      take_idle_step = std::max(take_idle_step, angle_between(take.poses.data() + (i - 1) * 16, take.poses.data() + i * 16));
+  ASSERT_GT(take_idle_step, 0.0);
+  ASSERT_LT(take_idle_step, 0.003);
+  double deep_step = 0;
+  for (const auto& [from, to] : {std::pair<std::int64_t, std::int64_t>{165, 250}, {365, 500}})
+    for (std::int64_t i = from; i < to; ++i)
+      deep_step = std::max(deep_step, angle_between(p.poses.data() + (i - 1) * 16, p.poses.data() + i * 16));
+  EXPECT_GT(deep_step, 0.0);  // the idle poses do move
+  EXPECT_LE(deep_step, take_idle_step * 1.01 + 1e-6);
   // The mouth is closed and relaxed (the mean face's gap: 0) deep inside the pauses.
   for (std::int64_t i = 170; i < 230; ++i) EXPECT_NEAR(inner_gap(p.landmarks.data.data() + i * 204), inner_gap(landmarks::mean_face().data()), 1e-4);
   // ... and speech keeps its mouth.

@@ -23,6 +23,10 @@ class Progress {
 
   // For tests and logs: "12.3 frames/s", "ETA 1:02:03".
   static std::string format_duration(double seconds);
+  // The line print() shows after `elapsed` seconds: "what: done/total unit (rate unit/s) ETA m:ss, extra"
+  // ("in m:ss" instead of the ETA when final).
+  static std::string format_line(const std::string& what, std::int64_t done, std::int64_t total, const std::string& unit,
+                                 double elapsed, bool final, const std::string& extra = "");
 
  private:
   void print(bool final);

@@ -53,6 +53,10 @@ int shard_of(const std::string& relative, int count);
 // RFC 4180 rows (quoted fields with "" escapes, commas and newlines inside quotes).
 std::vector<std::vector<std::string>> parse_csv(const std::string& text, const std::string& where);
 
+// Every file of the run, before sharding (status "pending"): from the folder or the manifest,
+// with its relative path, output, emotion and seed. bad_input naming the folder or manifest.
+std::vector<BatchItem> list_items(const BatchOptions& opt);
+
 BatchReport run_batch(const Models& models, const BatchOptions& opt);
 
 }  // namespace emogene::pipeline

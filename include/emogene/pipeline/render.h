@@ -28,6 +28,10 @@ struct ModelOptions {
   std::string renderer = "auto";  // auto (cpu on a CPU device), cpu, plain
 };
 
+// A model's checkpoint: `given` when set, else the bundled data/models/<file> (bad_input when
+// it is missing).
+std::string model_path(const std::string& given, const char* file);
+
 // Every model loaded once (batch renders many files with one Models).
 class Models {
  public:
