@@ -112,7 +112,7 @@ CpuRenderer::CpuRenderer(NerfNetwork net, std::shared_ptr<const OccupancyGrid> g
       packed_(std::make_unique<Packed>()) {
   if (!kernels.empty()) {
     for (const NerfKernels* k : nerf_kernel_variants())
-      if (kernels == k->name) kernels_ = k;
+      if (kernel_name_is(kernels, k->name)) kernels_ = k;
     check_input(kernels_ != nullptr, kWhere, "the kernel variant " + kernels + " does not run on this CPU");
   }
   for (const auto& p : net_->parameters())

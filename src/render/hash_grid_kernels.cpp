@@ -65,7 +65,7 @@ const HashGridKernels& hash_grid_kernels() {
 void set_hash_grid_kernels(const std::string& name) {
   std::string names;
   for (const HashGridKernels* k : hash_grid_kernel_variants()) {
-    if (name == k->name) {
+    if (kernel_name_is(name, k->name)) {
       chosen().store(k, std::memory_order_release);
       return;
     }

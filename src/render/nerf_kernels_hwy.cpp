@@ -657,6 +657,7 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 #include <atomic>
+#include <cctype>
 
 #include "emogene/core/error.h"
 
@@ -692,11 +693,6 @@ std::atomic<const NerfKernels*>& chosen() {
   return k;
 }
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 }  // namespace
 
 std::vector<const NerfKernels*> nerf_kernel_variants() {
@@ -720,14 +716,22 @@ const NerfKernels& nerf_kernels() {
   return *k;
 }
 
+bool kernel_name_is(const std::string& asked, const char* variant) {
+  const std::size_t n = std::strlen(variant);
+  if (asked.size() != n) return false;
+  for (std::size_t i = 0; i < n; ++i)
+    if (std::tolower(static_cast<unsigned char>(asked[i])) != std::tolower(static_cast<unsigned char>(variant[i]))) return false;
+  return true;
+}
+
 void set_nerf_kernels(const std::string& name) {
   std::string names;
   for (const NerfKernels* k : nerf_kernel_variants()) {
-    if (lower(name) == lower(k->name)) {
+    if (kernel_name_is(name, k->name)) {
       chosen().store(k, std::memory_order_release);
       return;
     }
-    names += std::string(names.empty() ? "" : ", ") + lower(k->name);
+    names += std::string(names.empty() ? "" : ", ") + k->name;
   }
   throw bad_input("nerf kernels", "no variant '" + name + "' on this CPU (available: " + names + ")");
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <thread>
@@ -12,6 +13,7 @@
 #include "emogene/core/error.h"
 #include "emogene/core/fileio.h"
 #include "emogene/render/frame_renderer.h"
+#include "emogene/render/hash_grid_kernels.h"
 #include "emogene/render/nerf.h"
 #include "emogene/render/nerf_kernels.h"
 #include "emogene/render/subject_model.h"
@@ -123,6 +125,19 @@ TEST(NerfKernels, VariantsAreListedAndChosenByName) {
   EXPECT_NE(bad_input_message([] { set_nerf_kernels("avx9000"); }).find("avx9000"), std::string::npos);
   set_nerf_kernels(v.front()->name);
   EXPECT_EQ(std::string(nerf_kernels().name), v.front()->name);
+  // One naming rule for both registries: case does not matter.
+  std::string lower = v.back()->name;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  set_nerf_kernels(lower);
+  EXPECT_EQ(std::string(nerf_kernels().name), v.back()->name);
+  set_nerf_kernels(v.front()->name);
+  EXPECT_TRUE(kernel_name_is("avx3_fp16", "AVX3_FP16"));
+  EXPECT_FALSE(kernel_name_is("avx3", "AVX3_FP16"));
+  const std::string hg = hash_grid_kernels().name;
+  std::string hg_lower = hg;
+  for (char& c : hg_lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  set_hash_grid_kernels(hg_lower);
+  EXPECT_EQ(std::string(hash_grid_kernels().name), hg);
 }
 
 TEST(NerfKernels, MlpMatchesLibTorchForEveryVariant) {

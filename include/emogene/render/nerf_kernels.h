@@ -128,6 +128,10 @@ constexpr int kNerfMaxEncoding = 160;  // widest encoding hash_forward takes
 
 // Every variant compiled in and supported by this CPU, best exact one first; inexact ones last.
 std::vector<const NerfKernels*> nerf_kernel_variants();
+// Kernel variants of both registries (this one and hash_grid_kernels.h) are named
+// case-insensitively: "avx3" chooses "AVX3".
+bool kernel_name_is(const std::string& asked, const char* variant);
+
 // The variant in use: the best exact one unless set_nerf_kernels chose another.
 const NerfKernels& nerf_kernels();
 // Chooses a variant by name (tests, benchmarks); bad_input for an unknown or unsupported name.
