@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -20,6 +21,7 @@
 #include "emogene/dataset/dataset.h"
 #include "emogene/emotion/emoclf.h"
 #include "emogene/emotion/m2e_io.h"
+#include "emogene/eval/control.h"
 #include "emogene/eval/landmark_metrics.h"
 #include "emogene/eval/pose_metrics.h"
 #include "emogene/core/npy.h"
@@ -41,7 +43,7 @@ struct Args {
   std::int64_t stride = 1, max_frames = 0;
   bool control = false;
   std::string drive;
-  double temperature = 0;
+  double temperature = 0, fps = 25;
   bool json = false;
 };
 
@@ -131,40 +133,23 @@ void eval_a2m_checkpoint(const Args& a) {
     }
   }
   if (!a.audio.empty()) {
-    const double fps = 25.0;
-    nlohmann::json files = nlohmann::json::array();
-    std::vector<motion::SyncScore> scores;
-    double sum_r0 = 0, sum_r = 0, sum_lag = 0;
     const std::vector<std::string> paths = audio_files(a.audio);
-    for (const auto& p : paths) {
-      std::vector<float> mono = audio::load_mono_16k(p);
-      if (mono.empty()) throw bad_input(p, "has no audio samples");
-      const features::Features f = fx->extract(mono);
-      const auto frames = static_cast<std::int64_t>(std::ceil(static_cast<double>(mono.size()) / 16000.0 * fps));
-      const landmarks::Sequence lm = m.predict(f, landmarks::mean_face(), fps, frames, a.temperature, 1);
-      const std::vector<float> gap = eval::lip_gap_track(lm), env = eval::audio_envelope(mono, 16000, fps, frames);
-      const eval::LagCorrelation lc = eval::lag_correlation(env, gap, 5);
-      nlohmann::json fj = {{"file", p}, {"seconds", static_cast<double>(mono.size()) / 16000.0}, {"r0", lc.r0},
-                           {"best_lag", lc.lag}, {"r_at_lag", lc.r_at_lag}};
-      if (sync) {
-        scores.push_back(sync->score(f, lm, landmarks::mean_face(), fps));
-        fj["sync"] = sync_json(scores.back());
-      }
+    const motion::AudioEval e = motion::evaluate_a2m_on_audio(m, paths, *fx, a.fps, a.temperature, sync.get());
+    nlohmann::json files = nlohmann::json::array();
+    for (const motion::AudioFileEval& f : e.files) {
+      nlohmann::json fj = {{"file", f.file}, {"seconds", f.seconds}, {"r0", f.r0}, {"best_lag", f.lag}, {"r_at_lag", f.r_at_lag}};
+      if (sync) fj["sync"] = sync_json(f.sync);
       files.push_back(fj);
-      sum_r0 += lc.r0;
-      sum_r += lc.r_at_lag;
-      sum_lag += lc.lag;
       if (!a.json)
-        std::printf("%s: lip gap vs envelope r %.3f (best %.3f at lag %+d frames)%s\n", p.c_str(), lc.r0, lc.r_at_lag, lc.lag,
-                    sync ? fmt::format(", sync offset {:+d} conf {:.3f}", scores.back().best_offset, scores.back().confidence).c_str() : "");
+        std::printf("%s: lip gap vs envelope r %.3f (best %.3f at lag %+d frames)%s\n", f.file.c_str(), f.r0, f.r_at_lag, f.lag,
+                    sync ? fmt::format(", sync offset {:+d} conf {:.3f}", f.sync.best_offset, f.sync.confidence).c_str() : "");
     }
-    const auto n = static_cast<double>(paths.size());
-    out["audio"] = {{"files", files}, {"mean_r0", sum_r0 / n}, {"mean_r_at_lag", sum_r / n}, {"mean_lag", sum_lag / n}};
-    if (sync) out["audio"]["sync"] = sync_json(motion::combine(scores));
+    out["audio"] = {{"files", files}, {"fps", a.fps}, {"mean_r0", e.mean_r0}, {"mean_r_at_lag", e.mean_r_at_lag}, {"mean_lag", e.mean_lag}};
+    if (sync) out["audio"]["sync"] = sync_json(e.sync);
     if (!a.json) {
-      std::printf("audio: %zu files, lip gap vs envelope mean r %.3f (best-lag r %.3f, mean lag %+.2f frames; lag > 0: lips follow)\n",
-                  paths.size(), sum_r0 / n, sum_r / n, sum_lag / n);
-      if (sync) print_sync(motion::combine(scores));
+      std::printf("audio: %zu files at %g fps, lip gap vs envelope mean r %.3f (best-lag r %.3f, mean lag %+.2f frames; lag > 0: lips follow)\n",
+                  paths.size(), a.fps, e.mean_r0, e.mean_r_at_lag, e.mean_lag);
+      if (sync) print_sync(e.sync);
     }
   }
   if (a.json) std::printf("%s\n", out.dump(1).c_str());
@@ -221,79 +206,11 @@ void eval_emoclf_checkpoint(const Args& a) {
   }
 }
 
-// dlib's reading of rendered frames against the landmarks that drove them (issue 8's control).
-struct Control {
-  std::vector<float> gap_drive, gap_dlib, eye_drive, eye_dlib;
-  std::int64_t frames = 0, detected = 0;
-};
-
-float gap_2d(const face::Points2& p) {
-  auto d = [&](int a, int b) { return std::hypot(p[a][0] - p[b][0], p[a][1] - p[b][1]); };
-  const float iod = std::max(1e-6f, d(36, 45));
-  return ((p[67][1] - p[61][1]) + (p[66][1] - p[62][1]) + (p[65][1] - p[63][1])) / 3.0f / iod;
-}
-
-float eye_2d(const face::Points2& p) {
-  auto d = [&](int a, int b) { return std::hypot(p[a][0] - p[b][0], p[a][1] - p[b][1]); };
-  const float l = (d(37, 41) + d(38, 40)) / (2 * d(36, 39) + 1e-6f), r = (d(43, 47) + d(44, 46)) / (2 * d(42, 45) + 1e-6f);
-  return 0.5f * (l + r);
-}
-
-struct ControlStats {
-  double r_gap = 0, r_eye = 0, blink_ratio = 0;
-  std::int64_t blink_frames = 0;
-};
-
-// Correlations, and dlib's eye openness at the driving blinks (eye openness under 0.6 of the
-// median) relative to the open frames'.
-ControlStats control_stats(const Control& ctl) {
-  ControlStats c;
-  if (ctl.eye_drive.empty()) return c;
-  c.r_gap = eval::pearson(ctl.gap_drive, ctl.gap_dlib);
-  c.r_eye = eval::pearson(ctl.eye_drive, ctl.eye_dlib);
-  std::vector<float> sorted = ctl.eye_drive;
-  std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(sorted.size() / 2), sorted.end());
-  const float med = sorted[sorted.size() / 2];
-  double shut = 0, open = 0;
-  std::int64_t n_open = 0;
-  for (std::size_t i = 0; i < ctl.eye_drive.size(); ++i) {
-    if (ctl.eye_drive[i] < 0.6f * med) {
-      shut += ctl.eye_dlib[i];
-      ++c.blink_frames;
-    } else {
-      open += ctl.eye_dlib[i];
-      ++n_open;
-    }
-  }
-  if (c.blink_frames > 0 && n_open > 0) c.blink_ratio = (shut / static_cast<double>(c.blink_frames)) / (open / static_cast<double>(n_open));
-  return c;
-}
-
-// The same reading of the split's true frames against their own landmarks: what the measurement
-// itself can see (a ceiling for the renders' figures).
-Control control_on_truth(const std::string& dir, const std::string& split, std::int64_t stride, face::FaceDetector& det,
-                         face::LandmarkPredictor& pred) {
-  Control ctl;
-  dataset::Dataset ds(dir);
-  for (std::size_t c : ds.clips_in_split(split)) {
-    dataset::ClipData d = ds.load_clip(c, false);
-    for (std::int64_t t = 0; t < d.frames(); t += std::max<std::int64_t>(1, stride)) {
-      ++ctl.frames;
-      const Image img = read_png(ds.clip_frame_path(c, t));
-      std::vector<face::FaceBox> boxes = det.detect(img);
-      if (boxes.empty()) continue;
-      ++ctl.detected;
-      const face::Points2 p = pred.predict(img, *std::max_element(boxes.begin(), boxes.end(), [](const auto& x, const auto& y) {
-        return x.width() < y.width();
-      }));
-      const landmarks::Shape s = d.landmarks.frame(t);
-      ctl.gap_drive.push_back(landmarks::lip_gap(s));
-      ctl.eye_drive.push_back(landmarks::eye_openness(s));
-      ctl.gap_dlib.push_back(gap_2d(p));
-      ctl.eye_dlib.push_back(eye_2d(p));
-    }
-  }
-  return ctl;
+// dlib's 68 points of the largest face in an image, or nothing.
+std::optional<eval::ImagePoints> dlib_points(const Image& img, face::FaceDetector& det, face::LandmarkPredictor& pred) {
+  const std::vector<face::FaceBox> boxes = det.detect(img);
+  if (boxes.empty()) return std::nullopt;
+  return pred.predict(img, *std::max_element(boxes.begin(), boxes.end(), [](const auto& x, const auto& y) { return x.width() < y.width(); }));
 }
 
 void eval_nerf_checkpoint(const Args& a) {
@@ -306,7 +223,7 @@ void eval_nerf_checkpoint(const Args& a) {
   o.max_frames = a.max_frames;
   o.write_dir = a.write;
   o.drive_split = a.drive;
-  Control ctl;
+  eval::Control ctl;
   std::unique_ptr<face::FaceDetector> det;
   std::unique_ptr<face::LandmarkPredictor> pred;
   if (a.control) {
@@ -329,12 +246,7 @@ void eval_nerf_checkpoint(const Args& a) {
           box.bottom = std::max<double>(box.bottom, px[2 * i + 1]);
         }
       }
-      const face::Points2 p = pred->predict(img, box);
-      landmarks::Shape s = Eigen::Map<const landmarks::Shape>(lm);
-      ctl.gap_drive.push_back(landmarks::lip_gap(s));
-      ctl.eye_drive.push_back(landmarks::eye_openness(s));
-      ctl.gap_dlib.push_back(gap_2d(p));
-      ctl.eye_dlib.push_back(eye_2d(p));
+      ctl.add(Eigen::Map<const landmarks::Shape>(lm), pred->predict(img, box));
     };
   }
   const render::NerfEval e = render::evaluate_nerf(m, a.ref, o);
@@ -342,15 +254,15 @@ void eval_nerf_checkpoint(const Args& a) {
                       {"psnr_face", e.psnr_face}, {"psnr_mouth", e.psnr_mouth}, {"psnr_frame", e.psnr_frame},
                       {"ssim_face", e.ssim_face}, {"ssim_frame", e.ssim_frame}, {"samples_per_frame", e.samples_per_frame},
                       {"seconds_per_frame", e.seconds_per_frame}, {"driven_by", a.drive.empty() ? a.split : a.drive}};
-  ControlStats cs, ts;
-  Control truth;
+  eval::ControlStats cs, ts;
+  eval::Control truth;
   if (a.control && ctl.frames > 0) {
-    cs = control_stats(ctl);
+    cs = eval::control_stats(ctl);
     j["control"] = {{"frames", ctl.frames}, {"detected", ctl.detected}, {"lip_gap_r", cs.r_gap}, {"eye_openness_r", cs.r_eye},
                     {"blink_frames", cs.blink_frames}, {"dlib_eye_at_blinks_vs_open", cs.blink_ratio}};
     if (a.drive.empty()) {
-      truth = control_on_truth(a.ref, a.split, a.stride, *det, *pred);
-      ts = control_stats(truth);
+      truth = eval::control_on_dataset(a.ref, a.split, a.stride, [&](const Image& img) { return dlib_points(img, *det, *pred); });
+      ts = eval::control_stats(truth);
       j["control_truth"] = {{"frames", truth.frames}, {"detected", truth.detected}, {"lip_gap_r", ts.r_gap}, {"eye_openness_r", ts.r_eye},
                             {"blink_frames", ts.blink_frames}, {"dlib_eye_at_blinks_vs_open", ts.blink_ratio}};
     }
@@ -433,6 +345,9 @@ void setup_eval(CLI::App& app, RunFn& run) {
   sub->add_option("--clf", a->clf, "An emoclf checkpoint for the emotion accuracy of an m2e checkpoint");
   sub->add_option("--split", a->split, "Dataset split")->capture_default_str();
   sub->add_option("--temperature", a->temperature, "Latent temperature (0 = the prior's mean)")->capture_default_str();
+  sub->add_option("--fps", a->fps, "--audio: the video rate the lip gap, envelope and lag are counted in")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   sub->add_option("--stride", a->stride, "nerf: render every N-th frame of the split")->check(CLI::PositiveNumber)->capture_default_str();
   sub->add_option("--max-frames", a->max_frames, "nerf: at most this many frames (0 = all)")->capture_default_str();
   sub->add_option("--renderer", a->renderer, "nerf: which renderer draws the frames: auto (cpu on a CPU device), cpu, plain")->capture_default_str();

@@ -378,4 +378,39 @@ A2MEval evaluate_a2m(const A2MModel& model, const std::string& data, const std::
   return e;
 }
 
+AudioEval evaluate_a2m_on_audio(const A2MModel& model, const std::vector<std::string>& files, const features::FeatureExtractor& ex,
+                                double fps, double temperature, const SyncExpert* sync, int max_lag) {
+  check_input(fps > 0, "--fps", "must be positive");
+  AudioEval out;
+  std::vector<SyncScore> scores;
+  Progress progress("eval audio", static_cast<std::int64_t>(files.size()), "files");
+  for (const std::string& p : files) {
+    const std::vector<float> mono = audio::load_mono_16k(p);
+    if (mono.empty()) throw bad_input(p, "has no audio samples");
+    const features::Features f = ex.extract(mono);
+    AudioFileEval fe;
+    fe.file = p;
+    fe.seconds = static_cast<double>(mono.size()) / 16000.0;
+    const auto frames = static_cast<std::int64_t>(std::ceil(fe.seconds * fps));
+    const landmarks::Sequence lm = model.predict(f, landmarks::mean_face(), fps, frames, temperature, 1);
+    const eval::LagCorrelation lc =
+        eval::lag_correlation(eval::audio_envelope(mono, 16000, fps, frames), eval::lip_gap_track(lm), max_lag);
+    fe.r0 = lc.r0;
+    fe.r_at_lag = lc.r_at_lag;
+    fe.lag = lc.lag;
+    if (sync) {
+      fe.sync = sync->score(f, lm, landmarks::mean_face(), fps);
+      scores.push_back(fe.sync);
+    }
+    out.mean_r0 += fe.r0 / static_cast<double>(files.size());
+    out.mean_r_at_lag += fe.r_at_lag / static_cast<double>(files.size());
+    out.mean_lag += fe.lag / static_cast<double>(files.size());
+    out.files.push_back(fe);
+    progress.update(static_cast<std::int64_t>(out.files.size()));
+  }
+  progress.finish();
+  if (sync) out.sync = combine(scores);
+  return out;
+}
+
 }  // namespace emogene::motion

@@ -79,6 +79,25 @@ struct A2MEval {
 A2MEval evaluate_a2m(const A2MModel& model, const std::string& data, const std::string& split,
                      const features::FeatureExtractor& ex, double temperature, const SyncExpert* sync = nullptr);
 
+// An a2m model on audio that has no landmark truth (real recordings): per file, the predicted lip
+// gap against the audio envelope (Pearson r at lag 0 and the best lag within ±max_lag frames; lag > 0:
+// the lips follow the sound) and, with a sync expert, its confidence and best offset, all at `fps`
+// (the video rate the figures are counted in).
+struct AudioFileEval {
+  std::string file;
+  double seconds = 0;
+  double r0 = 0, r_at_lag = 0;
+  int lag = 0;
+  SyncScore sync;  // windows 0 without an expert
+};
+struct AudioEval {
+  std::vector<AudioFileEval> files;
+  double mean_r0 = 0, mean_r_at_lag = 0, mean_lag = 0;
+  SyncScore sync;  // the experts' scores over all files (motion::combine)
+};
+AudioEval evaluate_a2m_on_audio(const A2MModel& model, const std::vector<std::string>& files, const features::FeatureExtractor& ex,
+                                double fps, double temperature, const SyncExpert* sync = nullptr, int max_lag = 5);
+
 // Features on the 50 Hz feature grid (centres (320 j + 200) / 16000 s) sampled at times t (s),
 // linearly, clamped at the ends: [times.size(), dim].
 std::vector<float> features_at(const features::Features& f, const std::vector<double>& times);
