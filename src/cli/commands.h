@@ -21,8 +21,8 @@ double median(std::vector<double> v);                  // of the benchmarks' run
 void setup_train(CLI::App& app, RunFn& run);
 void setup_prepare(CLI::App& app, RunFn& run);
 void setup_render(CLI::App& app, RunFn& run);   // `render`: audio to an MP4
-void setup_batch(CLI::App& app, RunFn& run);    // `batch`: a folder of audio to MP4s  // `prepare`: a subject video to a dataset
-void setup_eval(CLI::App& app, RunFn& run);   // metrics of DESIGN §7 (a2m so far)  // `train a2m` (later sync, m2e, emoclf, nerf)
+void setup_batch(CLI::App& app, RunFn& run);    // `batch`: a folder of audio to MP4s
+void setup_eval(CLI::App& app, RunFn& run);     // `eval`: the quality metrics the inputs allow
 
 // `emogene --version`: prints the versions, live BLAS, CPU features and thread count.
 void print_version();

@@ -1,10 +1,13 @@
-// `emogene eval`: the quality metrics of DESIGN §7 that the inputs allow. So far:
+// `emogene eval`: the quality metrics (docs/architecture.md §7) that the inputs allow, computed by
+// the libraries (motion/, emotion/, render/, eval/); this file parses and prints:
 // - an a2m checkpoint (--pred) against a dataset (--ref): M-LMD, F-LMD, lip-gap correlation,
 //   closures at p/b/m, KL per latent channel, seed spread, and (with --sync) the sync expert's
 //   confidence and best offset;
 // - an a2m checkpoint on any audio (--audio, files or folders; no ground truth): lip gap against the
 //   audio envelope (correlation and lag) and, with --sync, the expert's figures;
-// - a sync checkpoint (--pred) against a dataset: its accuracy by offset.
+// - a sync checkpoint against a dataset: its accuracy by offset;
+// - m2e and emoclf checkpoints against a dataset; a nerf checkpoint against a subject dataset (with
+//   --control: dlib's reading of the renders); a render --dump folder: head motion.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>

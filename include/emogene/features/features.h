@@ -7,7 +7,7 @@
 // (320 j + 200) / 16000 s, and n samples give n < 400 ? 0 : (n - 400) / 320 + 1 frames (no padding:
 // audio shorter than 25 ms gives no frame).
 //
-// This header does not include LibTorch; features_torch.h wraps the result as a torch::Tensor.
+// This header does not include LibTorch: model stages wrap the result at their own boundary.
 #pragma once
 
 #include <cstdint>

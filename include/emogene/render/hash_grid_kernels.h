@@ -41,7 +41,7 @@ struct HashGridProblem {
 };
 
 struct HashGridKernels {
-  const char* name;                                  // "scalar", later "avx2", ...
+  const char* name;                                  // "scalar", "simd" (kernel_name_is matches it)
   bool (*supported)();                               // can this CPU run it?
   void (*forward)(const HashGridProblem& p);         // fills p.out
   void (*backward)(const HashGridProblem& p);        // fills p.grad_table and/or p.grad_x
